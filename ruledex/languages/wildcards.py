@@ -10,7 +10,7 @@ is a contains whether it came from a Sigma ``|contains`` or an SPL ``=*x*``.
 from __future__ import annotations
 
 import enum
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 
 class Wildcard(enum.Enum):
@@ -20,7 +20,7 @@ class Wildcard(enum.Enum):
     ONE = "?"
 
 
-Part = Union[str, Wildcard]
+Part = str | Wildcard
 
 
 def split_pattern(text: str, many: str = "*", one: str | None = "?",
