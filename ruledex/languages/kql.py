@@ -54,12 +54,15 @@ _AND.2: /and(?=[\s(])/i
 _NOT.2: /not(?=[\s(])/i
 RANGE_OP: "<=" | ">=" | "<" | ">"
 QUOTED: /"(?:\\.|[^"\\])*"/s
-UNQUOTED: /(?:\\[\s\S]|[^\\():<>"{}\s])+(?:\s+(?!(?:or|and|not)(?:[\s(]|$))(?:\\[\s\S]|[^\\():<>"{}\s])+)*/i
+// Spaces inside an unquoted value belong to it unless a keyword follows them.
+UNQUOTED: VALUE_CHAR+ (VALUE_GAP VALUE_CHAR+)*
+VALUE_CHAR: /\\[\s\S]|[^\\():<>"{}\s]/
+VALUE_GAP: /\s+(?!(?:or|and|not)(?:[\s(]|$))/i
 
 %ignore /\s+/
 """
 
-_PARSER = Lark(_GRAMMAR, parser="lalr", lexer="contextual", propagate_positions=True)
+_PARSER = Lark(_GRAMMAR, parser="lalr", lexer="contextual")
 
 _TERMINAL_NAMES = {
     "_OR": "'or'", "_AND": "'and'", "_NOT": "'not'", "RANGE_OP": "a comparison",
