@@ -259,12 +259,10 @@ class _Builder:
             return opaque(self.source(item), "token used as a condition")
         kind = item.data
         if kind in ("or_expr", "and_expr"):
-            children = [self.condition(child) for child in item.children]
             combine = or_ if kind == "or_expr" else and_
-            return combine(*[c if c is not None else self.always(item) for c in children])
+            return combine(*[self.nested(child) for child in item.children])
         if kind == "not_op":
-            inner = self.condition(item.children[1])
-            return not_(inner if inner is not None else self.always(item))
+            return not_(self.nested(item.children[1]))
         if kind == "compare":
             left, op, right = item.children
             return self.compare(item, left, str(op), right)
@@ -282,9 +280,12 @@ class _Builder:
             return opaque(self.source(item), "field used as a boolean")
         return opaque(self.source(item), f"{kind} used as a condition")
 
-    def always(self, item: Tree) -> Node:
-        """A ``true`` nested inside a larger condition, kept visible rather than dropped."""
-        return opaque(self.source(item), "constant true inside a condition")
+    def nested(self, item: Tree | Token) -> Node:
+        """A condition inside and/or/not, where a bare ``true`` is kept visible, not dropped."""
+        node = self.condition(item)
+        if node is None:
+            return opaque(self.source(item), "constant true inside a condition")
+        return node
 
     def operand(self, item: Tree | Token) -> _Operand:
         """Classify one side of a comparison or one function argument."""
@@ -325,8 +326,9 @@ class _Builder:
         if isinstance(lhs, _Literal) and isinstance(rhs, _Field) and op not in _PATTERN_OPS:
             lhs, rhs, op = rhs, lhs, _FLIPPED.get(op, op)
         if not isinstance(lhs, _Field):
-            reason = lhs.reason if isinstance(lhs, _Computed) else "value on the left"
-            return opaque(self.source(item), f"compares a computed value ({reason})")
+            if isinstance(lhs, _Computed):
+                return opaque(self.source(item), f"compares a computed value ({lhs.reason})")
+            return opaque(self.source(item), "no field on the left of the operator")
 
         if op == "!=" and isinstance(rhs, _Literal) and rhs.kind == "null":
             return leaf(self.predicate(lhs, "exists", None, op))
@@ -366,7 +368,7 @@ class _Builder:
 
     def predicate(self, lhs: _Field, operator: str, value: str | None, op: str,
                   case_sensitive: bool | None = None) -> Predicate:
-        """One event-stage predicate with case sensitivity taken from the EQL operator."""
+        """One predicate on a field, case sensitivity taken from the EQL operator."""
         if case_sensitive is None:
             case_sensitive = _CASE_SENSITIVE.get(op, True)
         # Tests of the category field pick the event kind even outside ``process where``.
@@ -390,6 +392,8 @@ class _Builder:
         values = []
         for operand in operands[1:]:
             if isinstance(operand, _Field):
+                # A prefix or substring test between two fields has no predicate
+                # form (fieldref means equality), so it stays opaque.
                 return opaque(text, f"{name}() against another field")
             if not isinstance(operand, _Literal) or operand.kind == "null":
                 return opaque(text, f"{name}() with a computed argument")
