@@ -121,7 +121,8 @@ def parse_esql(text: str) -> EsqlQuery:
         from_tree = _parser().parse(body, start="from_body")
     except LarkError as exc:
         message, line = _describe(exc, body)
-        raise QueryParseError(f"FROM: {message}", line=source.line + line - 1) from None
+        line = _first_line(source) + line - 1
+        raise QueryParseError(f"FROM: {message}", line=line) from None
 
     query = EsqlQuery(tree=and_(), commands=[word])
     for child in from_tree.children:
