@@ -5,7 +5,15 @@ Lark grammar in ``esql.lark``. The conditions of every WHERE become one AND in
 pipeline order. Their stage follows the columns the pipeline has built so far:
 tests on raw fields are ``event``, tests on columns made by EVAL, DISSECT,
 GROK, RENAME, ENRICH or COMPLETION are ``derived``, and tests after the first
-STATS (or on INLINE STATS aggregates) are ``aggregate``.
+STATS (or on INLINE STATS aggregates) are ``aggregate``. Raw fields that pick
+the log source (``event.category``, ``event.dataset``...) are ``selector``, as
+in KQL.
+
+ENRICH without WITH and LOOKUP JOIN add columns whose names the query does not
+show; tests on them are only seen as ``derived`` when a KEEP earlier in the
+pipeline shows which columns existed before. Conditions written elsewhere than
+in a WHERE (per-aggregation ``STATS ... WHERE`` filters, CASE in EVAL) are not
+part of the tree.
 
 An unknown command, or a known one whose syntax the grammar rejects, ends the
 parse: what came before is kept and ``EsqlQuery.unparsed`` says why the rest
@@ -36,7 +44,7 @@ SOURCE_COMMANDS = ("from", "ts")
 
 _COMMAND_HEAD = re.compile(r"\s*([A-Za-z_]+)(?:\s+([A-Za-z_]+))?")
 _TWO_WORD = {("inline", "stats"): "inline stats", ("lookup", "join"): "lookup join"}
-_ALIASES = {"inlinestats": "inline stats", "ts": "from"}
+_ALIASES = {"inlinestats": "inline stats"}
 
 
 @dataclass
@@ -69,6 +77,7 @@ class _Columns:
     kept: list[str] | None = None
 
     def stage_of(self, name: str) -> str:
+        """Return the stage of a test on the named column at this point of the pipeline."""
         if self.after_stats or name in self.aggregates:
             return "aggregate"
         if name in self.computed:
@@ -196,13 +205,14 @@ def _inline_stats(tree: Tree, body: str, columns: _Columns) -> None:
 
 
 def _keep(tree: Tree, body: str, columns: _Columns) -> None:
-    columns.kept = [_pattern_text(c) for c in tree.children]
+    columns.kept = [qname_text(c) for c in tree.children]
 
 
 def _rename(tree: Tree, body: str, columns: _Columns) -> None:
     for rename in tree.children:
-        old, new = (qname_text(n) for n in rename.children if isinstance(n, Tree))
-        columns.computed.add(new if rename.data == "rename_as" else old)
+        first, second = (qname_text(n) for n in rename.children if isinstance(n, Tree))
+        # RENAME old AS new, or the newer spelling RENAME new = old.
+        columns.computed.add(second if rename.data == "rename_as" else first)
 
 
 def _dissect(tree: Tree, body: str, columns: _Columns) -> None:
@@ -249,10 +259,6 @@ def _assigned(assignments: list[Tree | Token | None], body: str) -> list[str]:
             # An unnamed expression gets a column named by its own text.
             names.append(body[item.meta.start_pos:item.meta.end_pos])
     return names
-
-
-def _pattern_text(tree: Tree) -> str:
-    return qname_text(tree)
 
 
 def dissect_keys(pattern: str) -> list[str]:

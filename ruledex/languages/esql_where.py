@@ -8,6 +8,11 @@ The match operator ``field : "text"`` (and the ``match()`` function) is a
 full-text match on analysed text, close to a case-insensitive equality for
 keyword fields; it is recorded as ``eq`` with ``case_sensitive=False`` and the
 modifier ``match`` so that later stages can tell it apart from ``==``.
+
+Other comparisons are case-sensitive, as in ES|QL, unless the field is wrapped
+in TO_LOWER/TO_UPPER or compared with ``=~``; the value is kept as written.
+LIKE knows only ``*`` and ``?`` as wildcards, so a ``%`` in a LIKE pattern is
+literal text, exactly as ES|QL reads it.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from ruledex.model import Node, Predicate, and_, iter_nodes, leaf, not_, opaque,
 log = logging.getLogger(__name__)
 
 StageOf = Callable[[str], str]
-"""Tell the stage (event, derived, aggregate) of a test on a column name."""
+"""Tell the stage (event, selector, derived, aggregate) of a test on a column name."""
 
 _ESCAPES = {"t": "\t", "n": "\n", "r": "\r", '"': '"', "\\": "\\"}
 _ORDERED_OPS = {"<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
