@@ -8,8 +8,9 @@ happens later, when the catalog stores the rule.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 OPERATORS = frozenset({
     "eq", "contains", "starts_with", "ends_with", "wildcard", "regex_match", "cidr",

@@ -9,6 +9,7 @@ from typing import Any
 
 from ruledex.catalog.store import hidden_clause
 from ruledex.model import RuledexError
+from ruledex.normalize import field_label
 
 SAMPLES_PER_FIELD = 5
 VENDOR_ORDER = ("sigma", "elastic", "splunk")
@@ -109,6 +110,7 @@ def _fields(predicates: list[sqlite3.Row], by_rid: dict[int, sqlite3.Row]) -> li
         ranked = sorted(values[field].items(), key=lambda kv: (-len(kv[1]), kv[0]))
         out.append({
             "field": field,
+            "label": field_label(field),
             "aliases": [name for name, _ in aliases[field].most_common()],
             "rules": len(rids),
             "operators": {op: len(r) for op, r in sorted(
@@ -134,7 +136,7 @@ def _indicators(conn: sqlite3.Connection, predicates: list[sqlite3.Row],
         here = len(rids)
         corpus = reach.get(iid, here)
         out.append({
-            "iid": iid, "field": field, "op": op, "value": value, "rules": here,
+            "iid": iid, "field": field, "label": field_label(field), "op": op, "value": value, "rules": here,
             "reach": corpus, "specific": corpus == here,
             "rule_ids": sorted(by_rid[rid]["id"] for rid in rids),
         })

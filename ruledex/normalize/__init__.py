@@ -38,4 +38,9 @@ class Normalizer:
 
     def label(self, field: str) -> str:
         """The name detection engineers know a canonical field by."""
-        return field or "(any field)"
+        return field_label(field)
+
+
+def field_label(field: str) -> str:
+    """The name detection engineers know a canonical field by."""
+    return field or "(any field)"

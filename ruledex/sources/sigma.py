@@ -185,7 +185,7 @@ class SigmaSource(Source):
             return
         try:
             rule.tree = condition_tree(SigmaDetections.from_dict(detection))
-        except SigmaError as err:
+        except (SigmaError, RuledexError) as err:
             rule.add_error(str(err), line)
         except (TypeError, ValueError, AttributeError, KeyError) as err:
             rule.add_error(f"malformed detection: {err}", line)

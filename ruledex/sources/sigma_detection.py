@@ -33,7 +33,7 @@ from sigma.types import (
 )
 
 from ruledex.languages.wildcards import Part, Wildcard, classify
-from ruledex.model import Node, Predicate, and_, leaf, not_, opaque, or_
+from ruledex.model import Node, Predicate, RuledexError, and_, leaf, not_, opaque, or_
 
 # Modifiers that change the bytes searched for; the indicator keeps them so that
 # a base64-encoded "ping" is not the same check as a plain "ping".
@@ -100,7 +100,7 @@ class DetectionConverter:
         if isinstance(item, ConditionIdentifier):
             name = item.identifier
             if name not in self.detections.detections:
-                return opaque(name, f"condition names unknown detection {name!r}")
+                raise RuledexError(f"the condition names an undefined detection {name!r}")
             return self.detection(self.detections.detections[name], name)
         if isinstance(item, ConditionSelector):
             return self.selector(item)
@@ -125,7 +125,7 @@ class DetectionConverter:
             pattern != "them" and fnmatch.fnmatchcase(name, pattern)
         ]
         if not names:
-            return opaque(f"{quantifier} of {pattern}", "selector matches no detection")
+            raise RuledexError(f"'{quantifier} of {pattern}' matches no detection")
         kids = [self.detection(self.detections.detections[n], n) for n in names]
         kind = "and" if str(quantifier) == "all" else "or"
         if len(kids) == 1:

@@ -1,0 +1,127 @@
+"""Building the catalog: atomic replacement, bad input, sources and statistics."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import write_sigma_repo
+from ruledex.analysis.stats import stats
+from ruledex.catalog import build as build_module
+from ruledex.catalog.build import build
+from ruledex.catalog.store import CatalogMissing, connect
+from ruledex.model import RuledexError
+
+GOOD = """title: Good
+id: good-1
+logsource:
+    category: process_creation
+    product: windows
+tags:
+    - attack.t1059.001
+detection:
+    sel:
+        Image|endswith: '\\\\powershell.exe'
+    condition: sel
+"""
+BROKEN_YAML = "title: Broken\ndetection: [\n  sel: {\n"
+BROKEN_LOGIC = GOOD.replace("good-1", "bad-2").replace("condition: sel", "condition: nope")
+
+
+def repo(tmp_path: Path, **extra: str) -> Path:
+    return write_sigma_repo(tmp_path / "repo", {"good.yml": GOOD, **extra})
+
+
+def test_build_writes_rules_predicates_and_sources(tmp_path: Path) -> None:
+    db = tmp_path / "c.sqlite"
+    summary = build(db, [repo(tmp_path)])
+    (source,) = summary.sources
+    assert (source.vendor, source.files, source.rules, source.parsed, source.failed,
+            source.predicates) == ("sigma", 1, 1, 1, 0, 1)
+    conn = connect(db)
+    row = conn.execute("SELECT * FROM rules").fetchone()
+    assert (row["vendor"], row["id"], row["path"]) == ("sigma", "good-1", "rules/good.yml")
+    assert stats(conn) == {"vendors": {"sigma": {"files": 1, "rules": 1, "parsed": 1,
+                                                 "failed": 0, "predicates": 1}},
+                           "techniques": 1}
+
+
+def test_bad_input_is_reported_with_file_and_line_and_the_rest_goes_on(tmp_path: Path) -> None:
+    db = tmp_path / "c.sqlite"
+    summary = build(db, [repo(tmp_path, **{"broken.yml": BROKEN_YAML,
+                                           "logic.yml": BROKEN_LOGIC})])
+    (source,) = summary.sources
+    assert (source.files, source.rules, source.parsed, source.failed) == (3, 2, 1, 1)
+    assert [str(f) for f in source.failures][0].startswith("rules/broken.yml:")
+    conn = connect(db)
+    failures = conn.execute("SELECT path, line, message FROM failures ORDER BY path").fetchall()
+    assert [(f["path"], f["line"] is not None) for f in failures] == [
+        ("rules/broken.yml", True), ("rules/logic.yml", True)]
+    bad = conn.execute("SELECT parse_status, errors FROM rules WHERE id='bad-2'").fetchone()
+    assert bad["parse_status"] == "failed" and "nope" in bad["errors"]
+
+
+def test_failed_build_leaves_the_previous_catalog(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "c.sqlite"
+    build(db, [repo(tmp_path)])
+    before = db.read_bytes()
+
+    def explode(self: object, *args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build_module.CatalogWriter, "finish", explode)
+    with pytest.raises(KeyboardInterrupt):
+        build(db, [repo(tmp_path)])
+    assert db.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_unknown_layout_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RuledexError, match="no known rule repository layout"):
+        build(tmp_path / "c.sqlite", [tmp_path / "empty"])
+    assert not (tmp_path / "c.sqlite").exists()
+
+
+def test_vendor_can_be_forced(tmp_path: Path) -> None:
+    root = repo(tmp_path)
+    summary = build(tmp_path / "c.sqlite", [f"sigma={root}"])
+    assert summary.sources[0].vendor == "sigma"
+
+
+def test_git_commit_is_recorded(tmp_path: Path) -> None:
+    root = repo(tmp_path)
+    for args in (["init", "-q"], ["add", "."],
+                 ["-c", "user.email=t@example.org", "-c", "user.name=t", "commit", "-qm", "x"]):
+        subprocess.run(["git", "-C", str(root), *args], check=True)
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    db = tmp_path / "c.sqlite"
+    build(db, [root])
+    assert connect(db).execute("SELECT commit_id FROM sources").fetchone()[0] == head
+
+
+def test_catalog_is_opened_read_only(tmp_path: Path) -> None:
+    db = tmp_path / "c.sqlite"
+    build(db, [repo(tmp_path)])
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        connect(db).execute("DELETE FROM rules")
+
+
+def test_missing_catalog(tmp_path: Path) -> None:
+    with pytest.raises(CatalogMissing, match="build one"):
+        connect(tmp_path / "nope.sqlite")
+
+
+def test_indicator_reach_counts_each_rule_once(tmp_path: Path) -> None:
+    twice = GOOD.replace("good-1", "twice").replace(
+        "condition: sel", "sel2:\n        Image|endswith: '\\\\powershell.exe'\n"
+        "    condition: sel or sel2")
+    db = tmp_path / "c.sqlite"
+    build(db, [repo(tmp_path, **{"twice.yml": twice})])
+    (row,) = connect(db).execute("SELECT rules, sigma, vendors FROM indicators").fetchall()
+    assert tuple(row) == (2, 2, 1)
