@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pytest
 from ruledex.catalog.build import build
 from ruledex.catalog.store import connect
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+CORPUS = Path(os.environ.get(
+    "RULEDEX_CORPUS", Path(__file__).resolve().parents[1].parent / "shared" / "corpus"))
 ATTACK_BUNDLE = CORPUS.parent / "attack" / "enterprise-attack-18.1.json.gz"
 
 

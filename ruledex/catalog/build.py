@@ -109,6 +109,7 @@ class CatalogWriter:
         self.attack = attack
         self.normalizer = Normalizer()
         self.indicators: dict[tuple[str, str, str], int] = {}
+        self.rule_keys: set[tuple[str, str]] = set()
         self._write_attack()
 
     def _write_attack(self) -> None:
@@ -161,11 +162,11 @@ class CatalogWriter:
     def add_rule(self, source_id: int, rule: Rule, summary: SourceSummary) -> None:
         """Insert one rule with its techniques, tactics, events and predicates."""
         rule_id = rule.id
-        if self.conn.execute("SELECT 1 FROM rules WHERE vendor=? AND id=?",
-                             (rule.vendor, rule_id)).fetchone():
+        if (rule.vendor, rule_id) in self.rule_keys:
             # Ids are meant to be unique; a copied rule keeps its place under its path.
             rule_id = f"{rule.id}@{rule.path}"
             log.warning("%s: duplicate rule id %s", rule.path, rule.id)
+        self.rule_keys.add((rule.vendor, rule_id))
         predicates = rule.predicates
         hidden = rule.deprecated or rule.building_block or rule.kind == "hunting"
         cur = self.conn.execute(
