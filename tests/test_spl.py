@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ruledex.languages.spl import parse_spl, split_pipeline
 from ruledex.languages.spl_expr import parse_where
@@ -351,3 +353,19 @@ def test_error_in_one_command_keeps_the_rest() -> None:
     result = parse_spl("a=1 | where (b=2 | search c=3")
     assert result.errors == ["where: expected ')' in expression, found the end"]
     assert show(result.tree) == "and(a eq '1', c eq '3')"
+
+
+SPL_PIECES = st.sampled_from([
+    "a", "X.y", "*", "=", "!=", "<", ">", "(", ")", "[", "]", "|", '"', "'", "`", ",", "\\",
+    " ", "1", "-", "%", "AND ", "OR ", "NOT ", " IN ", "where ", "search ", "tstats ",
+    "stats ", " by ", "rename ", " as ", "eval ", "like(", "match(", "from datamodel=",
+    "join ", "append ", "```", "lower(", "regex ", "lookup ", " OUTPUT ", "rex ", "(?<g>",
+    "`pair(a,b)`", "`sysmon`", "TERM(", "searchmatch(\"", "inputlookup ", "map ",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(SPL_PIECES, max_size=30).map("".join))
+def test_any_text_gives_a_result_not_an_exception(query: str) -> None:
+    result = parse_spl(query, MACROS)
+    assert result.tree is None or result.tree.kind in {"and", "or", "not", "predicate", "opaque"}

@@ -220,11 +220,13 @@ class SearchParser:
         char = self.text[start]
         if char == "(":
             close = matching_close(self.text, start, self.end)
+            outer_end, self.end = self.end, close
             self.pos = start + 1
             node = self.parse_and()
             self.skip_space()
             if self.pos != close:
                 raise QueryParseError(f"unexpected {self.text[self.pos]!r} in parentheses")
+            self.end = outer_end
             self.pos = close + 1
             return node
         if char == "[":
