@@ -148,6 +148,7 @@ class Pipeline:
             for a, b in self.brackets(s, e):
                 self.subsearch(a, b, columns)
         elif name == "map":
+            # The templated search runs once per row; its conditions are kept as text.
             node = opaque(body.strip(), "map")
         elif name == "eval":
             cmd.apply_eval(columns, body)
@@ -197,7 +198,10 @@ class Pipeline:
         return node
 
     def search_subsearch(self, s: int, e: int) -> Node:
-        """A subsearch inside search syntax: it writes conditions only known at run time."""
+        """A subsearch inside search syntax: it writes conditions only known at run time.
+
+        The opaque text is the subsearch after macro expansion, not as the rule wrote it.
+        """
         self.run(s, e)
         return opaque(self.text[s - 1:e + 1], "subsearch")
 

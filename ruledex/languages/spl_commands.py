@@ -14,7 +14,12 @@ _OPTION = re.compile(r"^(\w+)\s*=\s*(.*)$", re.DOTALL)
 VALUE_FUNCTIONS = frozenset({
     "values", "list", "first", "last", "earliest", "latest", "mode",
 })
-"""Aggregations whose result is a raw value of their field, not a statistic about it."""
+"""Aggregations whose result is a raw value of their field, not a statistic about it.
+
+A later test on such a column (or on a group-by field) keeps the stage of the
+field it came from, so ``values(process) AS p | search p=*enc*`` stays an event
+test although it runs after aggregation.
+"""
 
 
 def words(text: str) -> list[str]:
@@ -82,7 +87,11 @@ def find_word(text: str, wanted: set[str], start: int = 0) -> tuple[int, str] | 
 
 
 def apply_eval(columns: Columns, body: str) -> None:
-    """``eval a=expr, b=expr``: an assignment of a bare field copies it, any other computes."""
+    """``eval a=expr, b=expr``: an assignment of a bare field copies it, any other computes.
+
+    Conditions inside an eval (``if(match(...), 1, 0)``) do not become predicates;
+    a later test of the computed column is a derived predicate.
+    """
     for part in top_level_split(body):
         match = re.match(r"\s*('[^']*'|\"[^\"]*\"|[^\s=]+)\s*=(?!=)\s*(.*?)\s*$", part, re.DOTALL)
         if not match:

@@ -318,6 +318,8 @@ class Reducer:
         target, text = self.target(subject), literal(pattern)
         if target is None or text is None:
             return self.opaque(whole)
+        # ``_`` matches one character, so ``%LD_PRELOAD%`` is a wildcard, not a contains;
+        # a backslash is kept as a literal character, not read as an escape.
         op, value = classify_text(text, many="%", one="_", escape=None)
         return self.predicate(target[0], op, None if op == "exists" else value, target[1], whole)
 

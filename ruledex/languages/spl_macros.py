@@ -158,6 +158,8 @@ class _Expander:
                 # A comment stands between tokens, as whitespace does.
                 self.emit(" ", origin)
                 continue
+            # A backtick inside a quoted string is left as written: macros called
+            # from a ``map search="..."`` string are not expanded or recorded.
             elif not quoted and char == "`":
                 end = text.find("`", i + 1)
                 if end < 0:
