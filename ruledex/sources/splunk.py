@@ -169,8 +169,8 @@ class SplunkSource(Source):
 
     def rule(self, data: dict[str, Any], text: str, rel: str) -> Rule:
         """Build one rule from a parsed detection file."""
-        tags = data.get("tags") if isinstance(data.get("tags"), dict) else {}
-        assert isinstance(tags, dict)
+        raw_tags = data.get("tags")
+        tags: dict[str, Any] = raw_tags if isinstance(raw_tags, dict) else {}
         stories = _strings(tags.get("analytic_story"))
         status = str(data.get("status") or "")
         sources = split_data_sources(data.get("data_source") or data.get("data_sources") or [])
