@@ -263,6 +263,13 @@ def test_threshold_on_match_all_query_keeps_the_count(tmp_path: Path) -> None:
     assert rule.tree is not None and rule.tree.label == "threshold over all events"
 
 
+def test_threshold_details_survive_a_broken_query(tmp_path: Path) -> None:
+    rule = load(tmp_path, 'type = "threshold"\nquery = "a : (b"\n[rule.threshold]\n'
+                          'field = ["host.id"]\nvalue = 3\n')
+    assert rule.parse_status == "failed"
+    assert rule.extra["threshold"]["value"] == 3
+
+
 def test_new_terms(tmp_path: Path) -> None:
     rule = load(tmp_path, KQL.format(query='event.action : "x"').replace(
         '"query"', '"new_terms"') + """

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ruledex.languages.kql import all_of, parse_kql
+from ruledex.languages.kql import all_of, match_all, parse_kql
 from ruledex.languages.lucene import parse_lucene
 from ruledex.model import Node, Predicate, QueryParseError, Rule, RuledexError, flatten, leaf
 from ruledex.sources.base import Source
@@ -25,8 +25,8 @@ DATA_SOURCE_TAG = "Data Source: "
 
 _RULE_TABLE = re.compile(r"^\[(?:rule|hunt)\][ \t]*\r?$", re.MULTILINE)
 _SETUP_LIMIT = 2000
-# Kibana's default language for query-based rule types.
-_DEFAULT_LANGUAGE = {"eql": "eql", "esql": "esql"}
+# The language of a rule that does not name one; other query-based types default to KQL.
+_TYPE_LANGUAGE = {"eql": "eql", "esql": "esql", "machine_learning": ""}
 
 
 def threat_ids(threat: Any) -> tuple[list[str], list[str]]:
@@ -102,12 +102,11 @@ class ElasticSource(Source):
 
     def _rule(self, data: dict[str, Any], relative: str, text: str, where: Locations) -> Rule:
         body: dict[str, Any] = data["rule"]
-        meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-        assert isinstance(meta, dict)
+        meta = data.get("metadata")
+        if not isinstance(meta, dict):
+            meta = {}
         rule_type = str(body.get("type") or "")
-        language = str(body.get("language") or _DEFAULT_LANGUAGE.get(rule_type, "kuery"))
-        if rule_type == "machine_learning":
-            language = str(body.get("language") or "")
+        language = str(body.get("language") or _TYPE_LANGUAGE.get(rule_type, "kuery"))
         techniques, tactics = threat_ids(body.get("threat"))
         tags = strings(body.get("tags"))
         maturity = str(meta.get("maturity") or "")
@@ -169,6 +168,16 @@ def _logic(rule: Rule, body: dict[str, Any], where: Locations) -> None:
             "anomaly_threshold": body.get("anomaly_threshold"),
         }
         return
+    # The type-specific parts reach extra even when the query cannot be parsed.
+    aggregate = match_all()
+    if rule.rule_type == "threshold":
+        aggregate = _threshold(rule, body.get("threshold"))
+    elif rule.rule_type == "new_terms":
+        _new_terms(rule, body.get("new_terms"))
+    elif rule.rule_type == "threat_match":
+        _threat_match(rule, body, where)
+    filters = _filters(rule, body, where)
+
     query = body.get("query")
     if not isinstance(query, str):
         rule.add_error("the rule has no query", where.table_line("rule"))
@@ -176,19 +185,10 @@ def _logic(rule: Rule, body: dict[str, Any], where: Locations) -> None:
     category_field = rule.logsource["event_category_override"] or "event.category"
     parsed = parse_into(rule, rule.language, query, where.string_line("rule.query"),
                         category_field=category_field)
-    _filters(rule, body, where)
     if parsed is None:
         return
     _record_details(rule, parsed)
-    tree = all_of([parsed.tree, *([rule.tree] if rule.tree is not None else [])])
-
-    if rule.rule_type == "threshold":
-        tree = all_of([tree, _threshold(rule, body.get("threshold"))])
-    elif rule.rule_type == "new_terms":
-        _new_terms(rule, body.get("new_terms"))
-    elif rule.rule_type == "threat_match":
-        _threat_match(rule, body, where)
-    rule.tree = tree
+    rule.tree = all_of([parsed.tree, filters, aggregate])
 
 
 def _record_details(rule: Rule, parsed: ParsedQuery) -> None:
@@ -199,16 +199,16 @@ def _record_details(rule: Rule, parsed: ParsedQuery) -> None:
         rule.logsource["index"] = list(parsed.indices)
 
 
-def _filters(rule: Rule, body: dict[str, Any], where: Locations) -> None:
-    """Parse ``filters`` into ``rule.tree`` for now; the caller ANDs it with the query."""
+def _filters(rule: Rule, body: dict[str, Any], where: Locations) -> Node:
+    """The rule's enabled Kibana filters ANDed; match-all when it has none."""
     if not body.get("filters"):
-        return
+        return match_all()
     rule.extra["filters"] = body["filters"]
     node, problems = filters_tree(body["filters"])
     for index, message in problems:
         rule.add_error(message, where.table_line("rule.filters", index)
                        or where.keys.get("rule.filters"))
-    rule.tree = node
+    return node
 
 
 def _threshold(rule: Rule, spec: Any) -> Node:
