@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import ATTACK_BUNDLE
+
 from ruledex import attack
 from ruledex.model import RuledexError
 

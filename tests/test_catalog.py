@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import write_sigma_repo
+
 from ruledex.analysis.stats import stats
 from ruledex.catalog import build as build_module
 from ruledex.catalog.build import build

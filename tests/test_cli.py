@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
-
 from conftest import write_sigma_repo
+
 from ruledex.cli import main
 
 RULE = """title: PowerShell encoded

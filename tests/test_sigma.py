@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ruledex.model import Predicate, RuledexError, Rule
+from ruledex.model import Predicate, Rule, RuledexError
 from ruledex.sources.sigma import SigmaSource, split_tags
 
 HEADER = """title: Test rule
@@ -265,7 +265,8 @@ def test_invalid_yaml_raises_with_file_and_line(tmp_path: Path) -> None:
 def test_correlation_rule(tmp_path: Path) -> None:
     text = (HEADER + "detection:\n    sel:\n        EventID: 4625\n    condition: sel\n"
             "---\ntitle: Many failed logons\nid: corr-1\nstatus: test\n"
-            "correlation:\n    type: event_count\n    rules:\n        - 11111111-2222-3333-4444-555555555555\n"
+            "correlation:\n    type: event_count\n    rules:\n"
+            "        - 11111111-2222-3333-4444-555555555555\n"
             "    group-by:\n        - TargetUserName\n    timespan: 5m\n"
             "    condition:\n        gte: 10\nlevel: high\n")
     path = tmp_path / "rules" / "c.yml"

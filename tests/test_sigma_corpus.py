@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
-from typing import Any
-
 import fnmatch
+import sqlite3
 from collections import Counter
+from typing import Any
 
 import pytest
 import yaml
+from conftest import corpus_path
 from sigma.conditions import ConditionIdentifier, ConditionSelector
 from sigma.rule import SigmaDetections
-
-from conftest import corpus_path
 
 FOLDERS = ("rules", "rules-emerging-threats", "rules-threat-hunting")
 

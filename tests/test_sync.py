@@ -6,8 +6,8 @@ import subprocess
 from pathlib import Path
 
 from click.testing import CliRunner
-
 from conftest import write_sigma_repo
+
 from ruledex.cli import main
 from ruledex.sync import default_sources, sync
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import corpus_path, write_sigma_repo
+
 from ruledex.analysis.technique import UnknownTechnique, technique_page
 from ruledex.catalog.build import build
 from ruledex.catalog.store import connect
