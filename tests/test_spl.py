@@ -10,6 +10,7 @@ from ruledex.languages.spl import parse_spl, split_pipeline
 from ruledex.languages.spl_expr import parse_where
 from ruledex.languages.spl_fields import Columns
 from ruledex.languages.spl_macros import Macro, expand, split_arguments
+from ruledex.languages.spl_scan import closing_bracket, split_spans, top_level
 from ruledex.languages.spl_search import parse_search
 from ruledex.model import Node, Predicate, QueryParseError, flatten
 
@@ -219,6 +220,40 @@ def test_where_errors() -> None:
         parse_where("like(f, \"x\"")
     with pytest.raises(QueryParseError, match="unexpected '#'"):
         parse_where("f # 1")
+
+
+# -- scanning -------------------------------------------------------------------
+
+
+def test_top_level_skips_quotes_escapes_and_bracket_insides() -> None:
+    text = 'a "b|c" \\| (d [e]) f'
+    assert "".join(char for _, char in top_level(text)) == "a   () f"
+    assert "".join(char for _, char in top_level(text, brackets="[")) == "a   (d []) f"
+    assert [i for i, char in top_level(text, 7, 12) if char != " "] == [11]
+
+
+def test_closing_bracket_nests_one_kind_and_honours_quotes() -> None:
+    assert closing_bracket('(a [ ")" (b))', 0) == 12
+    assert closing_bracket("[a (]", 0) == 4
+    assert closing_bracket("(a", 0) is None
+
+
+def test_a_closing_bracket_with_nothing_open_is_ordinary() -> None:
+    assert [(i, char) for i, char in top_level("a)b")] == [(0, "a"), (1, ")"), (2, "b")]
+    assert split_spans("x=y), z=w", ",") == [(0, 4), (5, 9)]
+
+
+def test_backslashes_outside_quotes_hide_only_when_escapes_count_there() -> None:
+    assert split_spans("a\\,b", ",") == [(0, 4)]
+    assert split_spans("a\\,b", ",", escapes_outside_quotes=False) == [(0, 2), (3, 4)]
+    assert split_arguments('C:\\Temp\\, "x\\",y"') == ["C:\\Temp\\", '"x\\",y"']
+
+
+@given(st.text(alphabet='ab,|()[]"\\ ', max_size=30))
+@settings(max_examples=200, deadline=None)
+def test_split_spans_cover_the_text_between_separators(text: str) -> None:
+    spans = split_spans(text, ",")
+    assert ",".join(text[a:b] for a, b in spans) == text
 
 
 # -- macros ---------------------------------------------------------------------

@@ -18,6 +18,7 @@ from ruledex.languages import spl_commands as cmd
 from ruledex.languages.spl_expr import parse_where
 from ruledex.languages.spl_fields import Columns, unescape
 from ruledex.languages.spl_macros import Expanded, Macro, expand
+from ruledex.languages.spl_scan import split_spans, top_level
 from ruledex.languages.spl_search import SearchParser, matching_close
 from ruledex.model import Node, Predicate, QueryParseError, and_, leaf, opaque, or_
 
@@ -61,30 +62,11 @@ class SplParse:
 
 
 def split_pipeline(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Offsets of the commands of a pipeline, split on ``|`` outside quotes and brackets."""
-    end = len(text) if end is None else end
-    parts: list[tuple[int, int]] = []
-    depth = 0
-    quoted = False
-    begin = start
-    i = start
-    while i < end:
-        char = text[i]
-        if char == "\\" and i + 1 < end:
-            i += 2
-            continue
-        if char == '"':
-            quoted = not quoted
-        elif not quoted and char == "[":
-            depth += 1
-        elif not quoted and char == "]":
-            depth = max(0, depth - 1)
-        elif not quoted and depth == 0 and char == "|":
-            parts.append((begin, i))
-            begin = i + 1
-        i += 1
-    parts.append((begin, end))
-    return parts
+    """Offsets of the commands of a pipeline, split on ``|`` outside quotes and brackets.
+
+    Only square brackets nest here: the pipes of a subsearch belong to it.
+    """
+    return split_spans(text, "|", start, end, brackets="[")
 
 
 class Pipeline:
@@ -275,22 +257,8 @@ class Pipeline:
 
     def brackets(self, s: int, e: int) -> list[tuple[int, int]]:
         """Offsets inside each top-level ``[...]`` of a command."""
-        found: list[tuple[int, int]] = []
-        i = s
-        quoted = False
-        while i < e:
-            char = self.text[i]
-            if char == "\\":
-                i += 2
-                continue
-            if char == '"':
-                quoted = not quoted
-            elif char == "[" and not quoted:
-                close = matching_close(self.text, i, e)
-                found.append((i + 1, close))
-                i = close
-            i += 1
-        return found
+        return [(i + 1, matching_close(self.text, i, e))
+                for i, char in top_level(self.text, s, e, brackets="[") if char == "["]
 
     def subsearch(self, s: int, e: int, columns: Columns) -> Node | None:
         tree, sub_columns = self.run(s, e)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 
 from ruledex.languages.spl_fields import Column, Columns, unescape
+from ruledex.languages.spl_scan import split_spans, top_level
 
 _WORDS = re.compile(r'"(?:[^"\\]|\\.)*"|[^\s,]+')
 _NAMED_GROUP = re.compile(r"\(\?P?<([A-Za-z_]\w*)>")
 _FIELD_NAME = re.compile(r"^[A-Za-z_@][\w.{}@:]*$")
 _OPTION = re.compile(r"^(\w+)\s*=\s*(.*)$", re.DOTALL)
+_LETTERS = re.compile(r"[A-Za-z]+")
+_SPACE = frozenset(" \t\r\n")
 
 VALUE_FUNCTIONS = frozenset({
     "values", "list", "first", "last", "earliest", "latest", "mode",
@@ -36,53 +39,17 @@ def strip_quotes(word: str) -> str:
 
 def top_level_split(text: str, sep: str = ",") -> list[str]:
     """Split on ``sep`` outside quotes and brackets."""
-    parts: list[str] = []
-    depth = 0
-    quoted = False
-    start = 0
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == "\\" and i + 1 < len(text):
-            i += 2
-            continue
-        if char == '"':
-            quoted = not quoted
-        elif not quoted and char in "([":
-            depth += 1
-        elif not quoted and char in ")]":
-            depth -= 1
-        elif not quoted and depth == 0 and char == sep:
-            parts.append(text[start:i])
-            start = i + 1
-        i += 1
-    parts.append(text[start:])
-    return parts
+    return [text[a:b] for a, b in split_spans(text, sep)]
 
 
 def find_word(text: str, wanted: set[str], start: int = 0) -> tuple[int, str] | None:
     """Offset and lower-cased form of the first top-level word in ``wanted``."""
-    depth = 0
-    quoted = False
-    i = start
-    while i < len(text):
-        char = text[i]
-        if char == "\\" and i + 1 < len(text):
-            i += 2
-            continue
-        if char == '"':
-            quoted = not quoted
-        elif not quoted and char in "([":
-            depth += 1
-        elif not quoted and char in ")]":
-            depth -= 1
-        elif not quoted and depth == 0 and (i == 0 or text[i - 1] in " \t\r\n"):
-            match = re.match(r"[A-Za-z]+", text[i:])
+    for i, _char in top_level(text, start):
+        if i == 0 or text[i - 1] in _SPACE:
+            match = _LETTERS.match(text, i)
             if match and match.group().lower() in wanted:
-                after = i + match.end()
-                if after >= len(text) or text[after] in " \t\r\n":
+                if match.end() >= len(text) or text[match.end()] in _SPACE:
                     return i, match.group().lower()
-        i += 1
     return None
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from ruledex.languages.spl_scan import split_spans, top_level
+
 log = logging.getLogger(__name__)
 
 MAX_DEPTH = 12
@@ -74,34 +76,15 @@ def load_macros(folder: Path) -> dict[str, Macro]:
 
 
 def split_arguments(text: str) -> list[str]:
-    """Split a macro call's argument text on top-level commas, honouring quotes."""
-    args: list[str] = []
-    buf: list[str] = []
-    depth = 0
-    quoted = False
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if quoted and char == "\\" and i + 1 < len(text):
-            buf.append(text[i:i + 2])
-            i += 2
-            continue
-        if char == '"':
-            quoted = not quoted
-        elif not quoted and char in "([":
-            depth += 1
-        elif not quoted and char in ")]":
-            depth -= 1
-        elif not quoted and depth == 0 and char == ",":
-            args.append("".join(buf).strip())
-            buf = []
-            i += 1
-            continue
-        buf.append(char)
-        i += 1
-    if buf or args:
-        args.append("".join(buf).strip())
-    return args
+    """Split a macro call's argument text on top-level commas, honouring quotes.
+
+    Outside quotes a backslash is kept as an ordinary character, so an unquoted
+    Windows path such as ``C:\\Temp\\`` cannot hide the comma after it.
+    """
+    if not text:
+        return []
+    spans = split_spans(text, ",", escapes_outside_quotes=False)
+    return [text[a:b].strip() for a, b in spans]
 
 
 def _unquote(arg: str) -> str:
@@ -127,6 +110,17 @@ def _body(name: str, args: list[str], macros: Mapping[str, Macro]) -> str | None
     return text
 
 
+def _next_backtick(text: str, start: int) -> int | None:
+    """Offset of the next backtick outside quotes, which opens a macro call or a comment.
+
+    A backtick inside a quoted string is left as written: macros called from a
+    ``map search="..."`` string are not expanded or recorded. Brackets do not
+    matter: a macro may be called inside a subsearch or a function call.
+    """
+    found = (i for i, char in top_level(text, start, brackets="") if char == "`")
+    return next(found, None)
+
+
 class _Expander:
     def __init__(self, macros: Mapping[str, Macro]):
         self.macros = macros
@@ -140,37 +134,24 @@ class _Expander:
         self.origin.extend([origin] * len(text))
 
     def run(self, text: str, origin: str | None, depth: int) -> None:
-        i = 0
         start = 0
-        quoted = False
-        while i < len(text):
-            char = text[i]
-            if char == "\\" and i + 1 < len(text):
-                i += 2
-                continue
-            if char == '"':
-                quoted = not quoted
-            elif not quoted and text.startswith("```", i):
-                self.emit(text[start:i], origin)
-                end = text.find("```", i + 3)
-                i = len(text) if end < 0 else end + 3
-                start = i
+        tick = _next_backtick(text, start)
+        while tick is not None:
+            if text.startswith("```", tick):
+                self.emit(text[start:tick], origin)
+                close = text.find("```", tick + 3)
+                start = len(text) if close < 0 else close + 3
                 # A comment stands between tokens, as whitespace does.
                 self.emit(" ", origin)
-                continue
-            # A backtick inside a quoted string is left as written: macros called
-            # from a ``map search="..."`` string are not expanded or recorded.
-            elif not quoted and char == "`":
-                end = text.find("`", i + 1)
-                if end < 0:
+            else:
+                close = text.find("`", tick + 1)
+                if close < 0:
                     self.errors.append("unterminated macro call (no closing backtick)")
                     break
-                self.emit(text[start:i], origin)
-                self.call(text[i + 1:end], depth)
-                i = end + 1
-                start = i
-                continue
-            i += 1
+                self.emit(text[start:tick], origin)
+                self.call(text[tick + 1:close], depth)
+                start = close + 1
+            tick = _next_backtick(text, start)
         self.emit(text[start:], origin)
 
     def call(self, inner: str, depth: int) -> None:

@@ -18,6 +18,7 @@ from ruledex.languages.spl_fields import (
     search_match,
     unescape,
 )
+from ruledex.languages.spl_scan import CLOSERS, closing_bracket
 from ruledex.model import Node, Predicate, QueryParseError, and_, leaf, not_, opaque, or_
 
 MacroAt = Callable[[int], "str | None"]
@@ -31,26 +32,11 @@ _COMPARE = {"=": "eq", "==": "eq", "!=": "ne", "<": "lt", "<=": "lte", ">": "gt"
 
 def matching_close(text: str, pos: int, end: int) -> int:
     """Index of the bracket closing the one at ``pos``, honouring quotes and nesting."""
-    opening = text[pos]
-    closing = {"(": ")", "[": "]"}[opening]
-    depth = 0
-    quoted = False
-    i = pos
-    while i < end:
-        char = text[i]
-        if char == "\\" and i + 1 < end:
-            i += 2
-            continue
-        if char == '"':
-            quoted = not quoted
-        elif not quoted and char == opening:
-            depth += 1
-        elif not quoted and char == closing:
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    raise QueryParseError(f"unbalanced {opening!r}: no matching {closing!r}")
+    close = closing_bracket(text, pos, end)
+    if close is None:
+        closing = CLOSERS[text[pos]]
+        raise QueryParseError(f"unbalanced {text[pos]!r}: no matching {closing!r}")
+    return close
 
 
 class SearchParser:
@@ -145,26 +131,22 @@ class SearchParser:
         self.skip_space()
         if self.pos < self.end and self.text[self.pos] == '"':
             return unescape(self.take_quoted()), True
-        depth = 0
-        quoted = False
+        # Outside parentheses a double quote is part of the value (``a"b``), so the
+        # top-level walk, which would open a string there, serves only inside them.
         i = self.pos
         while i < self.end:
             char = self.text[i]
             if char == "\\" and i + 1 < self.end:
                 i += 2
                 continue
-            if char == '"' and depth:
-                quoted = not quoted
-            elif quoted:
-                pass
-            elif depth == 0 and (char in _SPACE or (in_list and char == ",")):
+            if char in _SPACE or (in_list and char == ",") or char == ")":
                 break
-            elif char == "(":
-                depth += 1
-            elif char == ")":
-                if depth == 0:
+            if char == "(":
+                close = closing_bracket(self.text, i, self.end)
+                if close is None:
+                    i = self.end
                     break
-                depth -= 1
+                i = close
             i += 1
         raw = self.text[self.pos:i]
         self.pos = i
