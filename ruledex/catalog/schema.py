@@ -139,17 +139,44 @@ CREATE INDEX predicates_rid ON predicates(rid);
 CREATE INDEX predicates_iid ON predicates(iid, negated, rid);
 CREATE INDEX predicates_field ON predicates(field, stage, rid);
 
-CREATE TABLE events (
+-- The event catalog (ruledex/data/events.yaml): abstract classes lined up with
+-- ATT&CK data components, and concrete events. An event with a code narrows
+-- the provider-wide event named by its parent; collecting the parent collects it.
+CREATE TABLE event_classes (
     id TEXT PRIMARY KEY,
-    name TEXT NOT NULL
+    name TEXT NOT NULL,
+    data_component TEXT             -- ATT&CK data component id, e.g. DC0032
 );
 
+CREATE TABLE events (
+    id TEXT PRIMARY KEY,            -- provider or provider:code, e.g. sysmon:1
+    name TEXT NOT NULL,             -- e.g. Sysmon 1
+    title TEXT NOT NULL,            -- e.g. Process creation
+    provider TEXT NOT NULL,
+    code TEXT,                      -- NULL for the provider-wide event
+    parent TEXT,                    -- the provider-wide event this one narrows
+    class TEXT NOT NULL REFERENCES event_classes(id),
+    platform TEXT NOT NULL,
+    attack_log_source TEXT          -- ATT&CK log source as "name channel"
+);
+CREATE INDEX events_provider ON events(provider, code);
+
+-- A rule runs when every group (grp) has at least one of its events collected.
 CREATE TABLE rule_events (
     rid INTEGER NOT NULL REFERENCES rules(rid),
+    grp INTEGER NOT NULL,
     event_id TEXT NOT NULL REFERENCES events(id),
-    PRIMARY KEY (rid, event_id)
+    step INTEGER,                   -- the sequence step the group stands for
+    basis TEXT NOT NULL,            -- what in the rule named the event
+    PRIMARY KEY (rid, grp, event_id)
 ) WITHOUT ROWID;
 CREATE INDEX rule_events_event ON rule_events(event_id, rid);
+
+-- Why a rule's events are unknown or incomplete; such a rule is never runnable.
+CREATE TABLE rule_event_gaps (
+    rid INTEGER PRIMARY KEY REFERENCES rules(rid),
+    reason TEXT NOT NULL
+);
 
 CREATE VIRTUAL TABLE rules_fts USING fts5(
     title, description, query, content='rules', content_rowid='rid',
