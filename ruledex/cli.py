@@ -192,3 +192,9 @@ def sync(cache: Path | None, urls: tuple[str, ...]) -> None:
             chosen[vendor] = url
     for repo in sync_repos(cache or Path(settings.CACHE.value()), chosen):
         console.print(f"{repo.vendor}: {repo.action} {repo.path} at {repo.commit[:12]}")
+
+
+from ruledex.events.commands import events_command, feasible_command  # noqa: E402
+
+main.add_command(events_command)
+main.add_command(feasible_command)
