@@ -12,6 +12,7 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,11 @@ ELASTIC_SUBFIELDS = (".caseless", ".text", ".keyword")
 DATA_FILE = "fields.yaml"
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_CONDITION = re.compile(r"([A-Za-z_]+)=(.*?)(?=\s+[A-Za-z_]+=|\s*$)")
 
-Condition = tuple[tuple[str, frozenset[str]], ...]
+_Test = tuple[str, frozenset[str], tuple[str, ...]]
+Condition = tuple[tuple[_Test, ...], ...]
+"""Alternatives, each a conjunction of (log-source key, exact values, glob values)."""
 ContextKey = tuple[frozenset[str], ...]
 
 
@@ -87,19 +91,37 @@ def snake_case(name: str) -> str:
     return ".".join(_CAMEL.sub("_", part).lower() for part in name.split("."))
 
 
-def parse_alias(text: str) -> tuple[str, Condition]:
-    """Split ``"Name @ category=a,b product=c"`` into the name and its condition."""
-    name, _, rest = str(text).partition("@")
+def parse_condition(spec: str, contexts: Mapping[str, list[str]]) -> Condition:
+    """Read ``"key=v1,v2 key2=v3"`` or a context name into alternatives of key tests."""
+    spec = spec.strip()
+    if not spec:
+        return ()
+    if "=" not in spec:
+        if spec not in contexts:
+            raise VocabularyError(f"unknown log-source context {spec!r}")
+        return tuple(alt for text in contexts[spec] for alt in parse_condition(text, {}))
+    tests = []
+    for key, values in _CONDITION.findall(spec):
+        wanted = [v.strip().lower() for v in values.split(",") if v.strip()]
+        exact = frozenset(v for v in wanted if not _is_glob(v))
+        globs = tuple(v for v in wanted if _is_glob(v))
+        tests.append((key, exact, globs))
+    if not tests or _CONDITION.sub("", spec).strip():
+        raise VocabularyError(f"condition {spec!r}: write key=v1,v2 key2=v3 or a context name")
+    return (tuple(sorted(tests)),)
+
+
+def parse_alias(text: str, contexts: Mapping[str, list[str]]) -> tuple[str, Condition]:
+    """Split ``"Name @ category=a,b product=c"`` (or ``"Name @ context"``) in two."""
+    name, _, spec = str(text).partition("@")
     name = name.strip()
-    pairs = []
-    for word in rest.split():
-        key, sep, values = word.partition("=")
-        if not sep or not values:
-            raise VocabularyError(f"alias {text!r}: conditions are written key=v1,v2")
-        pairs.append((key, frozenset(v.lower() for v in values.split(","))))
     if not name:
         raise VocabularyError(f"alias {text!r} has no field name")
-    return name, tuple(sorted(pairs))
+    return name, parse_condition(spec, contexts)
+
+
+def _is_glob(value: str) -> bool:
+    return "*" in value or "?" in value
 
 
 class Vocabulary:
@@ -112,6 +134,8 @@ class Vocabulary:
             group: {} for group in ALIAS_GROUPS}
         self.prefixes: list[_Prefix] = []
         self.namespaces: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {}
+        self.contexts: dict[str, list[str]] = {
+            str(k): [str(c) for c in v] for k, v in (data.get("contexts") or {}).items()}
         self._load_fields(data.get("fields") or {})
         self._load_windows(data.get("windows_event_data") or [])
         self._load_prefixes(data.get("prefixes") or [])
@@ -120,9 +144,9 @@ class Vocabulary:
             self.namespaces[vendor] = (tuple(n for n in names if n.endswith(".")),
                                        frozenset(n for n in names if not n.endswith(".")))
         self._check()
-        keys = {key for group in self.aliases.values() for entries in group.values()
-                for condition, _ in entries for key, _ in condition}
-        keys |= {key for prefix in self.prefixes for key, _ in prefix.when}
+        conditions = [c for group in self.aliases.values() for entries in group.values()
+                      for c, _ in entries] + [prefix.when for prefix in self.prefixes]
+        keys = {test[0] for condition in conditions for alt in condition for test in alt}
         self.context_keys = tuple(sorted(keys))
         self._key_index = {key: i for i, key in enumerate(self.context_keys)}
         self._cache: dict[tuple[str, ContextKey, str], Resolution] = {}
@@ -163,8 +187,7 @@ class Vocabulary:
 
     def _load_prefixes(self, prefixes: list[Mapping[str, Any]]) -> None:
         for spec in prefixes:
-            _, when = parse_alias("prefix @ " + str(spec["when"])) if spec.get("when") \
-                else ("", ())
+            when = parse_condition(str(spec.get("when") or ""), self.contexts)
             groups = tuple(spec.get("groups") or ("raw",))
             self.prefixes.append(_Prefix(str(spec["raw"]), str(spec["canonical"]),
                                          bool(spec.get("snake")), when, groups))
@@ -172,7 +195,7 @@ class Vocabulary:
         self.prefixes.sort(key=lambda p: not p.when)
 
     def _add_alias(self, group: str, alias: str, field_id: str) -> None:
-        name, condition = parse_alias(alias)
+        name, condition = parse_alias(alias, self.contexts)
         entries = self.aliases[group].setdefault(name, [])
         if any(c == condition and f != field_id for c, f in entries):
             raise VocabularyError(f"{group} alias {alias!r} names two fields")
@@ -234,10 +257,16 @@ class Vocabulary:
         return found
 
     def _matches(self, condition: Condition, ctx: ContextKey) -> bool:
-        for key, wanted in condition:
-            if not wanted & ctx[self._key_index[key]]:
-                return False
-        return True
+        if not condition:
+            return True
+        return any(all(self._test(test, ctx) for test in alt) for alt in condition)
+
+    def _test(self, test: _Test, ctx: ContextKey) -> bool:
+        key, exact, globs = test
+        have = ctx[self._key_index[key]]
+        if exact & have:
+            return True
+        return any(fnmatchcase(value, glob) for glob in globs for value in have)
 
     def _alias(self, groups: tuple[str, ...], name: str, ctx: ContextKey) -> str | None:
         best: str | None = None
@@ -258,6 +287,9 @@ class Vocabulary:
                 if name.endswith(suffix):
                     name = name[:-len(suffix)]
                     break
+        elif vendor == "splunk" and "{}" in name:
+            # spath's array marker: Elastic flattens arrays without one.
+            name = name.replace("{}", "")
         groups = VENDOR_GROUPS.get(vendor, ALIAS_GROUPS)
         field_id = self._alias(groups, name, ctx)
         if field_id is not None:
