@@ -198,3 +198,8 @@ from ruledex.events.commands import events_command, feasible_command  # noqa: E4
 
 main.add_command(events_command)
 main.add_command(feasible_command)
+
+
+from ruledex.normalize.commands import vocabulary_command  # noqa: E402
+
+main.add_command(vocabulary_command)
