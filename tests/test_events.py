@@ -275,7 +275,7 @@ def test_elastic_esql_reads_its_from_clause() -> None:
 def test_elastic_ml_job_uses_tags_and_job_words() -> None:
     rule = Rule("elastic", "rules/ml.toml", "ml", "ml", rule_type="machine_learning",
                 logsource={"data_source": ["Elastic Defend", "Windows Security Event Logs"]},
-                extra={"machine_learning_job_id": ["v3_windows_anomalous_process_creation"]})
+                extra={"machine_learning": {"job_ids": ["v3_windows_anomalous_process_creation"]}})
     assert events(rule) == [["elastic-endpoint:process", "win-security:4688"]]
 
 

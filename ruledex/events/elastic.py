@@ -144,7 +144,11 @@ def _tagged(rule: Rule, catalog: EventCatalog) -> tuple[list[str], str] | None:
         return unique(found), "data source " + ", ".join(str(t) for t in tags[:3])
     integrations = rule.logsource.get("integration") or rule.extra.get("integration") or []
     table = catalog.elastic.get("integrations") or {}
-    found = [p for name in integrations for p in table.get(str(name), ())]
+    # A hunt may name the integration's dataset ("aws.cloudtrail"): try the dataset first.
+    found = []
+    for name in map(str, integrations):
+        dataset = _dataset_sources(catalog, frozenset({name})) if "." in name else None
+        found.extend(dataset[0] if dataset else table.get(name.split(".")[0], ()))
     if found:
         return unique(found), "integration " + ", ".join(str(i) for i in integrations[:3])
     return None
@@ -200,7 +204,7 @@ def _ml_mapping(rule: Rule, catalog: EventCatalog) -> Mapping:
 
 def ml_pins(rule: Rule, catalog: EventCatalog) -> Pins | None:
     """The event category a machine-learning job reads, from the words of its id."""
-    jobs = rule.extra.get("machine_learning_job_id") or rule.logsource.get(
+    jobs = (rule.extra.get("machine_learning") or {}).get("job_ids") or rule.extra.get(
         "machine_learning_job_id") or []
     jobs = jobs if isinstance(jobs, list) else [jobs]
     words = catalog.elastic.get("ml_job_words") or {}
