@@ -404,6 +404,9 @@ def test_event_page_counts_sequence_fields_per_step(catalog: sqlite3.Connection)
     assert sysmon1["rules"]["sigma"][0]["alternatives"] == ["win-security:4688"]
     with pytest.raises(UnknownEvent, match="no event named 'nothing here'"):
         event_page(catalog, "nothing here")
+    unnamed = event_page(catalog, "aws-cloudtrail:StopLogging")
+    assert unnamed["rules_total"] == 0 and unnamed["event"]["parent"] == "aws-cloudtrail"
+    assert unnamed["event"]["class"]["name"] == "Cloud or SaaS audit event"
 
 
 def test_list_events_and_coverage(catalog: sqlite3.Connection) -> None:

@@ -86,8 +86,13 @@ def event_page(conn: sqlite3.Connection, event_id: str,
     event_id = resolve_event(conn, event_id)
     row = _event_row(conn, event_id)
     if row is None:
-        event = load().event(event_id)
-        header: dict[str, Any] = {**event.to_dict(), "class": {"id": event.class_id}}
+        # A code no rule names yet: described from the catalog alone.
+        catalog = load()
+        event = catalog.event(event_id)
+        known = catalog.classes.get(event.class_id)
+        header: dict[str, Any] = {**event.to_dict(), "class": {
+            "id": event.class_id, "name": known.name if known else None,
+            "data_component": known.data_component if known else None}}
     else:
         header = _event_dict(row)
     visible = hidden_clause(include_hidden)

@@ -59,7 +59,8 @@ class Event:
         return {"id": self.id, "name": self.name, "title": self.title,
                 "provider": self.provider, "code": self.code, "class": self.class_id,
                 "platform": self.platform, "parent": self.parent,
-                "attack_log_source": list(self.attack) if self.attack else None}
+                "attack_log_source": " ".join(p for p in self.attack if p) if self.attack
+                else None}
 
 
 @dataclass

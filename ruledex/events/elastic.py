@@ -7,6 +7,10 @@ pins: the provider's code field (``event.code``, ``event.action`` for cloud
 APIs), an ECS action the table knows, or ``event.category`` with
 ``event.type``. Each step of an EQL sequence is its own group: a sequence of a
 process start then a network connection needs both events.
+
+Known shortcoming: endpoint products (Elastic Defend, Endgame, SentinelOne,
+CrowdStrike, Defender XDR) have one event per category (process, file,
+network...), not per action, since their agents collect by category.
 """
 
 from __future__ import annotations

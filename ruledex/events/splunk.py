@@ -7,6 +7,11 @@ model fed by any of them); an entry written "A AND B" needs both. Without a
 data source that resolves, the first macro the table knows (``sysmon``,
 ``wineventlog_security``) names the provider, narrowed by EventCode tests,
 and failing that the CIM data model the search reads.
+
+Known shortcomings: a data model stands for the events that commonly feed it
+(our table), not for what a given Splunk deployment maps into it; and when a
+detection's YAML text is not at hand, an "A AND B" entry split by the source
+reads as two alternatives.
 """
 
 from __future__ import annotations
