@@ -319,6 +319,11 @@ def test_splunk_data_sources_are_alternatives_unless_joined_by_and() -> None:
     text = "name: x\ndata_source:\n- Sysmon EventID 1 AND Sysmon EventID 11\nsearch: x\n"
     joined = splunk_rule(["Sysmon EventID 1", "Sysmon EventID 11"], text=text)
     assert events(joined) == [["sysmon:1"], ["sysmon:11"]]
+    # (1 and 13) or (1 and 12) needs Sysmon 1 and one of 12 or 13.
+    text = ("data_source:\n- Sysmon EventID 1 AND Sysmon EventID 13\n"
+            "- Sysmon EventID 1 AND Sysmon EventID 12\n")
+    either = splunk_rule(["Sysmon EventID 1", "Sysmon EventID 13"], text=text)
+    assert events(either) == [["sysmon:1"], ["sysmon:12", "sysmon:13"]]
 
 
 def test_splunk_macro_and_data_model_without_data_source() -> None:

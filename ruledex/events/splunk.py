@@ -105,17 +105,14 @@ def _data_source_groups(catalog: EventCatalog, names: list[str],
         label = ", ".join(parts[0][0] for parts in conjunctions[:3])
         return [Group(events, f"data source {label}" + (" ..." if len(conjunctions) > 3
                                                         else ""))]
-    groups: list[Group] = []
-    seen: set[tuple[str, ...]] = set()
+    found: dict[frozenset[str], Group] = {}
     for choice in itertools.product(*conjunctions):
         events = unique(e for _, evs in choice for e in evs)
-        key = tuple(sorted(events))
-        if key in seen:
-            continue
-        seen.add(key)
         label = " or ".join(unique(name for name, _ in choice))
-        groups.append(Group(events, f"data source {label}"))
-    return groups
+        found.setdefault(frozenset(events), Group(events, f"data source {label}"))
+    # A group that contains another is met whenever that one is: drop it.
+    return [group for key, group in found.items()
+            if not any(other < key for other in found)]
 
 
 def _macro_mapping(rule: Rule, catalog: EventCatalog) -> Mapping | None:
