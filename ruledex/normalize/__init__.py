@@ -122,7 +122,12 @@ class Normalizer:
 
 
 def _fold(value: str, case_sensitive: bool, op: str, kind: str) -> str:
-    """Case-fold unless the test is case-sensitive on free text, or a regex."""
+    """Case-fold unless the test is case-sensitive on free text, or a regex.
+
+    Identifier fields are folded even under a case-sensitive test (an Elastic keyword
+    field), which merges a check for ``PowerShell.exe`` with one for ``powershell.exe``
+    although the first misses events spelled the second way.
+    """
     if op == "regex_match":
         return value
     if case_sensitive and kind in TEXT_KINDS:

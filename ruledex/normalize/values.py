@@ -103,6 +103,8 @@ def project_path(field: str, op: str, value: str, name: str,
     if extension is not None and op == "ends_with" and _EXTENSION.fullmatch(value):
         return extension, "eq", value[1:]
     if op == "eq" and _has_separator(value) and basename(value):
+        # Known loss: the folders of an exact path are not in the key, so C:\Temp\x.exe
+        # and C:\Windows\x.exe count as one indicator; value_raw keeps them.
         return field, BASENAME_EQ, basename(value)
     if (op == "ends_with" and len(value) > 1 and value[0] in SEPARATORS
             and not _has_separator(value[1:])):
@@ -162,6 +164,7 @@ def _drop_hive(pattern: str) -> str:
             rest = rest[sid.end():]
     if classes:
         rest = "\\software\\classes" + rest
+    # Known loss: the hive is not in the key, so HKLM\X and HKCU\X are one indicator.
     if not rest.strip("\\*?"):
         # Nothing below the hive: the hive is the whole test, keep it.
         return pattern
