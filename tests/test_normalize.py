@@ -249,6 +249,7 @@ RUN = "\\software\\microsoft\\windows\\currentversion\\run\\"
     ("elastic", "starts_with", "HKEY_LOCAL_MACHINE\\Software\\Microsoft\\Windows\\"
                                "CurrentVersion\\Run\\"),
     ("elastic", "wildcard", "HKEY_USERS\\*\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\\*"),
+    ("elastic", "wildcard", "H*\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\\*"),
     ("elastic", "starts_with", "\\REGISTRY\\MACHINE\\Software\\Microsoft\\Windows\\"
                                "CurrentVersion\\Run\\"),
     ("elastic", "starts_with", "MACHINE\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\\"),

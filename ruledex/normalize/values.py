@@ -29,7 +29,7 @@ PATTERN_OPS = AFFIX_OPS | {"wildcard"}
 _DRIVE = re.compile(r"^\*?(?:[a-z?])?:\\|^\*?\\device\\harddiskvolume(?:\d+|[?*]+)\\")
 _HIVE = re.compile(
     r"^(\*?)(hkey_local_machine|hklm|\\registry\\machine|machine|hkey_users|hku|"
-    r"\\registry\\user|hkey_current_user|hkcu|hkey_classes_root|hkcr)(?=\\|$)")
+    r"\\registry\\user|hkey_current_user|hkcu|hkey_classes_root|hkcr|h[a-z_]*\*)(?=\\|$)")
 _USER_HIVES = frozenset({"hkey_users", "hku", "\\registry\\user"})
 _CLASS_HIVES = frozenset({"hkey_classes_root", "hkcr"})
 # The user SID segment after HKU: a SID, .DEFAULT, or a wildcard, maybe with _Classes.
