@@ -1,0 +1,18 @@
+"""The tactic pages."""
+
+from __future__ import annotations
+
+from ruledex.analysis.tactics import tactic_page
+from ruledex.analysis.vendors import check_vendor
+from ruledex.web.markup import attack_markdown
+from ruledex.web.views import Page, ViewContext
+
+
+def tactic(ctx: ViewContext) -> Page:
+    """One matrix column with its techniques ranked by rules; ``?vendor=`` narrows counts."""
+    vendor = ctx.query.get("vendor") or None
+    if vendor is not None:
+        check_vendor(vendor)
+    data = tactic_page(ctx.conn, ctx.params["shortname"], vendor)
+    description, _ = attack_markdown(data["description"])
+    return Page("tactic.html", data["name"], data, {"description_html": description})
