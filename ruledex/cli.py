@@ -194,6 +194,11 @@ def sync(cache: Path | None, urls: tuple[str, ...]) -> None:
         console.print(f"{repo.vendor}: {repo.action} {repo.path} at {repo.commit[:12]}")
 
 
+from ruledex.export import export_site_command  # noqa: E402
+
+main.add_command(export_site_command)
+
+
 from ruledex.events.commands import events_command, feasible_command  # noqa: E402
 
 main.add_command(events_command)
