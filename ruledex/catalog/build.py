@@ -111,6 +111,7 @@ class CatalogWriter:
         self.indicators: dict[tuple[str, str, str], int] = {}
         self.rule_keys: set[tuple[str, str]] = set()
         self._write_attack()
+        events_module.write_catalog(conn, events_module.load())
 
     def _write_attack(self) -> None:
         self.conn.execute("INSERT INTO meta VALUES ('attack_version', ?)",
@@ -197,7 +198,7 @@ class CatalogWriter:
                 for tactic in self.attack.techniques[t].tactics))
         self.conn.executemany("INSERT INTO rule_tactics VALUES (?, ?)",
                               [(rid, t) for t in tactics])
-        events_module.record(self.conn, rid, rule, predicates)
+        events_module.record(self.conn, rid, rule)
 
         context = dict(rule.logsource)
         rows = []

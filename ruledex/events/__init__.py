@@ -20,7 +20,7 @@ import sqlite3
 
 from ruledex.events.catalog import Event, EventCatalog, UnknownEvent, load
 from ruledex.events.mapping import Group, Mapping
-from ruledex.model import Predicate, Rule
+from ruledex.model import Rule
 
 __all__ = ["Event", "EventCatalog", "Group", "Mapping", "UnknownEvent", "load",
            "map_rule", "record", "write_catalog"]
@@ -60,12 +60,12 @@ def _write_event(conn: sqlite3.Connection, event: Event) -> None:
                   event.parent, event.class_id, event.platform, attack))
 
 
-def record(conn: sqlite3.Connection, rid: int, rule: Rule,
-           predicates: list[Predicate]) -> None:
-    """Store the events of one rule, or the reason they are unknown."""
+def record(conn: sqlite3.Connection, rid: int, rule: Rule) -> None:
+    """Store the events of one rule, or the reason they are unknown.
+
+    The catalog's classes and events must have been written with :func:`write_catalog`.
+    """
     catalog = load()
-    if conn.execute("SELECT 1 FROM event_classes LIMIT 1").fetchone() is None:
-        write_catalog(conn, catalog)
     mapping = map_rule(rule, catalog, conn)
     rows = []
     for index, group in enumerate(mapping.groups):
