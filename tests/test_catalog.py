@@ -125,3 +125,16 @@ def test_indicator_reach_counts_each_rule_once(tmp_path: Path) -> None:
     build(db, [repo(tmp_path, **{"twice.yml": twice})])
     (row,) = connect(db).execute("SELECT rules, sigma, vendors FROM indicators").fetchall()
     assert tuple(row) == (2, 2, 1)
+
+
+def test_log_source_tests_are_selectors_not_indicators(tmp_path: Path) -> None:
+    rule = GOOD.replace("good-1", "ev").replace(
+        "Image|endswith: '\\\\powershell.exe'", "EventID: 4688\n        Image: a.exe")
+    db = tmp_path / "c.sqlite"
+    build(db, [write_sigma_repo(tmp_path / "r", {"ev.yml": rule})])
+    conn = connect(db)
+    rows = {r["field_raw"]: (r["field"], r["stage"], r["iid"] is None)
+            for r in conn.execute("SELECT field_raw, field, stage, iid FROM predicates")}
+    assert rows["EventID"] == ("winlog.event_id", "selector", True)
+    assert rows["Image"][1:] == ("event", False)
+    assert [r[0] for r in conn.execute("SELECT field FROM indicators")] == [rows["Image"][0]]

@@ -204,15 +204,16 @@ class CatalogWriter:
         rows = []
         for pred in predicates:
             norm = self.normalizer.predicate(rule.vendor, context, pred)
+            stage = self.normalizer.stage(pred, norm.field)
             iid = None
-            if pred.stage == "event":
+            if stage == "event":
                 key = (norm.field, norm.op, norm.value)
                 iid = self.indicators.get(key)
                 if iid is None:
                     iid = len(self.indicators) + 1
                     self.indicators[key] = iid
             rows.append((rid, pred.field, norm.field, pred.op, norm.op, pred.value, norm.value,
-                         int(pred.case_sensitive), int(pred.negated), pred.stage,
+                         int(pred.case_sensitive), int(pred.negated), stage,
                          pred.selection, pred.step, pred.path, pred.not_path, pred.macro,
                          json.dumps(list(pred.modifiers)), iid))
         self.conn.executemany(

@@ -42,6 +42,21 @@ ENCODING_MODIFIERS = ("base64", "base64offset", "wide", "utf16", "utf16le", "utf
 INDICATOR_STAGES = frozenset({"event", "selector"})
 """Stages whose fields are raw event fields, mapped through the vocabulary."""
 
+SELECTOR_FIELDS = frozenset({
+    "winlog.event_id", "winlog.channel", "winlog.provider_name",
+    "event.category", "event.type", "event.kind", "event.dataset", "event.module",
+    "data_stream.dataset", "data_stream.type", "data_stream.namespace", "_index",
+    "host.os.type", "host.os.family", "host.os.platform",
+    "index", "source", "sourcetype", "eventtype", "datamodel",
+})
+"""Canonical fields that say which log or kind of event a rule reads, not what is in it.
+
+A test on them is a log-source selector whatever the vendor: it feeds the event
+catalog, not the indicator tables, so Sigma's ``EventID: 4688``, Splunk's
+``EventCode=4688`` and Elastic's ``event.type: start`` or ``host.os.type: windows``
+narrow the events a rule reads instead of crowding the authoring guide.
+"""
+
 
 @dataclass(frozen=True)
 class Normalized:
@@ -54,6 +69,13 @@ class Normalized:
 
 class Normalizer:
     """Maps raw predicates to canonical ones for one catalog build."""
+
+    @staticmethod
+    def stage(pred: Predicate, canonical_field: str) -> str:
+        """The predicate's stage, with tests on :data:`SELECTOR_FIELDS` made selectors."""
+        if pred.stage == "event" and canonical_field in SELECTOR_FIELDS:
+            return "selector"
+        return pred.stage
 
     def __init__(self, vocabulary: Vocabulary | None = None):
         self.vocabulary = vocabulary or default_vocabulary()
