@@ -179,6 +179,44 @@ def test_pages_work_without_javascript(playwright: Any, base_url: str, tmp_path:
     context.close()
 
 
+STATIC_RULES = {
+    "ps.yml": "title: Encoded PowerShell\nid: ps\nstatus: test\nlevel: high\n"
+              "logsource:\n    category: process_creation\n    product: windows\n"
+              "tags:\n    - attack.t1059.001\n"
+              "detection:\n    sel:\n        CommandLine|contains: ' -enc '\n"
+              "    condition: sel\n",
+}
+
+
+@pytest.fixture(scope="module")
+def static_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from conftest import write_sigma_repo
+
+    from ruledex.catalog.build import build
+    from ruledex.export import export_site
+
+    root = write_sigma_repo(tmp_path_factory.mktemp("repo"), STATIC_RULES)
+    build(root / "catalog.sqlite", [root])
+    out = tmp_path_factory.mktemp("site")
+    export_site(root / "catalog.sqlite", out)
+    return out
+
+
+def test_static_site_from_disk(page: Page, static_site: Path) -> None:
+    page.goto((static_site / "index.html").as_uri())
+    page.locator('a.cell-link[href="techniques/T1059.html"]').click()
+    expect(page.locator("h1")).to_contain_text("Command and Scripting Interpreter")
+
+    page.goto((static_site / "search.html").as_uri() + "?q=powershell%20level:high")
+    result = page.locator("#static-search-results li.result a").first
+    expect(result).to_have_text("Encoded PowerShell")
+    expect(page.locator("#static-search-status")).to_have_text("1 rule")
+    result.click()
+    expect(page.locator("h1")).to_have_text("Encoded PowerShell")
+    page.goto((static_site / "search.html").as_uri() + "?q=vendor:elastic")
+    expect(page.locator("#static-search-status")).to_have_text("0 rules")
+
+
 def test_browser_deps_script_is_executable() -> None:
     script = Path(__file__).resolve().parents[1] / ".ci" / "browser-deps"
     assert script.is_file() and shutil.which(str(script))

@@ -14,6 +14,8 @@ import pytest
 from conftest import write_sigma_repo
 from starlette.testclient import TestClient
 
+from ruledex.analysis.matrix import heat, matrix
+from ruledex.analysis.rules import outline, upstream_url
 from ruledex.analysis.technique import technique_page
 from ruledex.catalog.build import build
 from ruledex.catalog.store import connect
@@ -80,7 +82,9 @@ def iid_of(db: Path, field_raw: str, value_raw: str) -> int:
 
 def page_paths(db: Path) -> list[str]:
     image = iid_of(db, "Image", "\\powershell.exe")
+    event = connect(db).execute("SELECT event_id FROM rule_events LIMIT 1").fetchone()[0]
     return [
+        f"/events/{quote(event, safe='')}",
         "/", "/?vendor=sigma", "/?multi=1", "/techniques/T1059.001",
         "/techniques/T1059.001?all=1", "/techniques/T9999", "/techniques/T1059",
         f"/rules/sigma/{quote(ODD_ID, safe='')}", "/rules/sigma/a", "/fields",
@@ -337,3 +341,53 @@ def test_corpus_pages(sigma_db: Path) -> None:
         paths += [f"/rules/sigma/{quote(i, safe='')}" for i in rule_ids]
         for path in paths:
             assert test_client.get(path).status_code == 200, path
+
+
+def test_outline_reads_like_the_rule() -> None:
+    def pred(field: str, op: str, value: str) -> dict[str, Any]:
+        return {"kind": "predicate", "predicate": {"field": field, "op": op, "value": value}}
+
+    tree = {"kind": "sequence", "label": "by host.id", "children": [
+        {"kind": "step", "label": "process", "children": [{"kind": "and", "children": [
+            {"kind": "and", "label": "sel", "children": [pred("Image", "ends_with", "\\a.exe")]},
+            {"kind": "or", "children": [pred("CommandLine", "contains", "x"),
+                                        pred("CommandLine", "contains", "y")]},
+            {"kind": "and", "children": [{"kind": "opaque", "text": "length(x) > 3",
+                                          "label": "function"}]}]}]},
+        {"kind": "step", "label": "network", "children": [{"kind": "not", "children": [
+            pred("DestinationIp", "cidr", "10.0.0.0/8")]}]}]}
+    rows = {"0.0.0.0": {"field": "process.executable", "op": "basename_eq", "value": "a.exe",
+                        "iid": 7, "reach": 3, "exclusion_reach": 0}}
+    out = outline(tree, rows)
+    assert out is not None and out["kind"] == "sequence" and out["label"] == "by host.id"
+    first, second = out["children"]
+    assert (first["kind"], first["number"], second["number"]) == ("step", 1, 2)
+    sel, either, opaque = first["children"][0]["children"]
+    # A one-test selection is that test, named; the catalog's form sits next to the raw one.
+    assert (sel["kind"], sel["label"], sel["op"], sel["norm_op"], sel["value_raw"],
+            sel["value"], sel["iid"]) == ("check", "sel", "ends_with", "basename_eq",
+                                          "\\a.exe", "a.exe", 7)
+    # An ANY of one field and operator reads as one line with its values.
+    assert either["kind"] == "checks" and either["mode"] == "any"
+    assert [v["value_raw"] for v in either["values"]] == ["x", "y"]
+    assert opaque == {"kind": "opaque", "text": "length(x) > 3", "reason": "function"}
+    negated = second["children"][0]["children"][0]
+    assert negated["negated"] is True and negated["path"] == "1.0.0"
+    assert outline(None, {}) is None
+
+
+def test_matrix_and_heat(small_db: Path) -> None:
+    assert [heat(n) for n in (0, 1, 2, 3, 6, 16, 41, 500)] == [0, 1, 1, 2, 3, 4, 5, 5]
+    data = matrix(connect(small_db), "sigma")
+    execution = next(t for t in data["tactics"] if t["shortname"] == "execution")
+    assert execution["covered"] == 1
+    assert all(c["heat"] == heat(c["rules"]) for c in execution["techniques"])
+
+
+def test_upstream_urls() -> None:
+    assert upstream_url("sigma", "rules/a.yml", None) == \
+        "https://github.com/SigmaHQ/sigma/blob/master/rules/a.yml"
+    assert upstream_url("elastic", "rules/x.toml", "abc123") == \
+        "https://github.com/elastic/detection-rules/blob/abc123/rules/x.toml"
+    assert upstream_url("splunk", "detections/x.yml", None) == \
+        "https://github.com/splunk/security_content/blob/develop/detections/x.yml"

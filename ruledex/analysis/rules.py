@@ -149,21 +149,21 @@ def outline(tree: dict[str, Any] | None,
     """
     if tree is None:
         return None
-    return _outline(tree, "", by_path, 0)
+    return _outline(tree, "", by_path, False)
 
 
 def _outline(node: dict[str, Any], path: str, by_path: dict[str, dict[str, Any]],
-             steps_seen: int) -> dict[str, Any]:
+             negated: bool) -> dict[str, Any]:
     kind = node["kind"]
     if kind == "predicate":
-        return _check(node, path, by_path)
+        return _check(node, path, by_path, negated)
     if kind == "opaque":
         return {"kind": "opaque", "text": node.get("text") or "", "reason": node.get("label")}
     children = []
     step_no = 0
     for index, child in enumerate(node.get("children", [])):
         child_path = f"{path}.{index}" if path else str(index)
-        item = _outline(child, child_path, by_path, step_no)
+        item = _outline(child, child_path, by_path, negated != (kind == "not"))
         if child["kind"] == "step":
             item["number"] = step_no + 1
             step_no += 1
@@ -190,8 +190,8 @@ def _outline(node: dict[str, Any], path: str, by_path: dict[str, dict[str, Any]]
     return {"kind": kind, "label": node.get("label"), "children": children}
 
 
-def _check(node: dict[str, Any], path: str,
-           by_path: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _check(node: dict[str, Any], path: str, by_path: dict[str, dict[str, Any]],
+           negated: bool) -> dict[str, Any]:
     raw = node.get("predicate") or {}
     row = by_path.get(path)
     field = row["field"] if row else (raw.get("field") or "")
@@ -200,8 +200,8 @@ def _check(node: dict[str, Any], path: str,
         "field_raw": raw.get("field"), "field": field, "field_label": field_label(field),
         "op": raw.get("op"), "norm_op": row["op"] if row else raw.get("op"),
         "value_raw": raw.get("value"), "value": row["value"] if row else raw.get("value"),
-        "negated": bool(row["negated"]) if row else False,
+        "negated": negated,
         "stage": raw.get("stage", "event"), "case_sensitive": raw.get("case_sensitive", False),
         "macro": raw.get("macro"), "iid": row["iid"] if row else None,
-        "reach": (row["exclusion_reach"] if row["negated"] else row["reach"]) if row else None,
+        "reach": (row["exclusion_reach"] if negated else row["reach"]) if row else None,
     }

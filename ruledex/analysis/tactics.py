@@ -22,9 +22,12 @@ def list_tactics(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         "GROUP BY t.id ORDER BY t.ord")]
 
 
-def tactic_page(conn: sqlite3.Connection, tactic: str,
-                vendor: str | None = None) -> dict[str, Any]:
-    """A tactic's description, rules per vendor and its techniques with counts."""
+def tactic_page(conn: sqlite3.Connection, tactic: str, vendor: str | None = None,
+                matrix_data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A tactic's description, rules per vendor and its techniques with counts.
+
+    ``matrix_data`` is ``matrix(conn, vendor)`` when the caller already has it.
+    """
     row = conn.execute("SELECT * FROM tactics WHERE shortname = ? OR id = ?",
                        (tactic.lower(), tactic.upper())).fetchone()
     if row is None:
@@ -33,7 +36,9 @@ def tactic_page(conn: sqlite3.Connection, tactic: str,
         "SELECT r.vendor, COUNT(*) FROM rule_tactics rt JOIN rules r ON r.rid = rt.rid "
         "WHERE rt.tactic = ? AND r.hidden = 0 GROUP BY r.vendor ORDER BY r.vendor",
         (row["shortname"],))}
-    column = next(c for c in matrix(conn, vendor)["tactics"] if c["id"] == row["id"])
+    if matrix_data is None:
+        matrix_data = matrix(conn, vendor)
+    column = next(c for c in matrix_data["tactics"] if c["id"] == row["id"])
     techniques = sorted(column["techniques"], key=lambda c: (-c["rules"], c["id"]))
     return {
         "id": row["id"], "shortname": row["shortname"], "name": row["name"],

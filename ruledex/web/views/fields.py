@@ -24,8 +24,10 @@ def field(ctx: ViewContext) -> Page:
     """How the rules of every vendor test one canonical field; other names redirect to it."""
     conn = ctx.conn
     name = field_from_slug(ctx.params["field"])
+    hidden = ctx.flag("all")
     try:
-        data = field_page(conn, name, ctx.flag("all"))
+        # One entry per field and toggle at most: the catalog's fields bound the cache.
+        data = ctx.catalog.cached(f"field:{name}:{hidden}", lambda: field_page(conn, name, hidden))
     except UnknownField:
         vocabulary = ctx.catalog.cached("vocabulary", lambda: field_vocabulary(conn))
         known = vocabulary.get(name.casefold(), set())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ruledex.analysis.matrix import matrix
 from ruledex.analysis.tactics import tactic_page
 from ruledex.analysis.vendors import check_vendor
 from ruledex.web.markup import attack_markdown
@@ -13,6 +14,9 @@ def tactic(ctx: ViewContext) -> Page:
     vendor = ctx.query.get("vendor") or None
     if vendor is not None:
         check_vendor(vendor)
-    data = tactic_page(ctx.conn, ctx.params["shortname"], vendor)
+    conn = ctx.conn
+    name = ctx.params["shortname"]
+    columns = ctx.catalog.cached(f"matrix:{vendor}:False", lambda: matrix(conn, vendor))
+    data = tactic_page(conn, name, vendor, columns)
     description, _ = attack_markdown(data["description"])
     return Page("tactic.html", data["name"], data, {"description_html": description})
