@@ -22,6 +22,7 @@ from urllib.parse import quote
 import click
 
 from ruledex import settings
+from ruledex.analysis.matrix import technique_ids
 from ruledex.analysis.vendors import VENDORS
 from ruledex.catalog.store import connect
 from ruledex.model import RuledexError
@@ -67,8 +68,7 @@ def site_pages(conn: sqlite3.Connection) -> Iterator[PageSpec]:
         yield "vendor", {"vendor": vendor}, {}
     for (shortname,) in conn.execute("SELECT shortname FROM tactics ORDER BY ord"):
         yield "tactic", {"shortname": shortname}, {}
-    for (tid,) in conn.execute("SELECT id FROM techniques UNION "
-                               "SELECT technique_id FROM rule_techniques ORDER BY 1"):
+    for tid in sorted(technique_ids(conn)):
         yield "technique", {"id": tid}, {}
     for (field,) in conn.execute("SELECT DISTINCT field FROM predicates ORDER BY 1"):
         yield "field", {"field": field or "~"}, {}
@@ -130,12 +130,13 @@ def export_site(db: Path, out: Path, progress: Progress | None = None) -> Export
     env = make_environment()
     catalog = StaticCatalog(conn)
     meta = catalog_meta(conn)
+    known = technique_ids(conn)
     pages = list(site_pages(conn))
     errors = 0
     for done, (name, params, query) in enumerate(pages, start=1):
         file = StaticLinks.file(name, **params, **query)
         links = StaticLinks(StaticLinks.depth(file))
-        shared = {"catalog": meta, "api_url": None, "q": ""}
+        shared = {"catalog": meta, "technique_ids": known, "api_url": None, "q": ""}
         try:
             page = VIEWS[name](ViewContext(catalog, params, query, static=True))
             html = render_page(env, page, links, **shared)

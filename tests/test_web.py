@@ -22,6 +22,7 @@ from ruledex.catalog.store import connect
 from ruledex.web import app as web_app
 from ruledex.web.app import create_app
 from ruledex.web.links import Links, StaticLinks
+from ruledex.web.markup import attack_markdown, highlight_source
 
 ODD_ID = "odd id/with?chars#&"
 EVIL_TITLE = "<script>alert('x')</script> & friends"
@@ -391,3 +392,32 @@ def test_upstream_urls() -> None:
         "https://github.com/elastic/detection-rules/blob/abc123/rules/x.toml"
     assert upstream_url("splunk", "detections/x.yml", None) == \
         "https://github.com/splunk/security_content/blob/develop/detections/x.yml"
+
+
+def test_attack_markdown_is_safe_and_numbers_citations() -> None:
+    text = ("Uses <code>a`b</code> and <b>this</b>.(Citation: One) "
+            "[evil](javascript:alert(1)) <script>x()</script> "
+            "[Scripts](https://attack.mitre.org/techniques/T1037/001) "
+            "[Gone](https://attack.mitre.org/techniques/T1999)(Citation: Two)(Citation: One)")
+    html, references = attack_markdown(
+        text, [["One", "https://one.example/"], ["Two", "javascript:bad()"]],
+        lambda tid: f"/techniques/{tid}" if tid != "T1999" else None)
+    assert "<code>a`b</code>" in html and "<strong>this</strong>" in html
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert 'href="javascript:' not in html
+    assert '<a href="/techniques/T1037.001">Scripts</a>' in html
+    assert '<a href="https://attack.mitre.org/techniques/T1999">Gone</a>' in html
+    assert html.count('href="#ref-1"') == 2 and html.count('href="#ref-2"') == 1
+    assert references == [{"number": 1, "name": "One", "url": "https://one.example/"},
+                          {"number": 2, "name": "Two", "url": None}]
+
+
+def test_highlight_source_escapes() -> None:
+    html = highlight_source("title: '<script>'\n", "yaml")
+    assert html.startswith('<div class="highlight"><pre>') and "<script>" not in html
+    assert "&lt;script&gt;" in highlight_source("<script>", "no-such-lexer")
+
+
+def test_technique_links_in_descriptions_stay_on_site(client: TestClient) -> None:
+    html = client.get("/techniques/T1543.002").text
+    assert '<a href="/techniques/T1037">Boot or Logon Initialization Scripts</a>' in html

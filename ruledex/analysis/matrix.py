@@ -115,3 +115,9 @@ def catalog_meta(conn: sqlite3.Connection) -> dict[str, Any]:
         "indicators": conn.execute(
             "SELECT COUNT(*) FROM indicators WHERE rules > 0").fetchone()[0],
     }
+
+
+def technique_ids(conn: sqlite3.Connection) -> set[str]:
+    """Every technique id with a page: ATT&CK's, and those only rules tag."""
+    return {row[0] for row in conn.execute(
+        "SELECT id FROM techniques UNION SELECT technique_id FROM rule_techniques")}

@@ -19,7 +19,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ruledex.analysis.matrix import catalog_meta
+from ruledex.analysis.matrix import catalog_meta, technique_ids
 from ruledex.catalog.store import CatalogMissing
 from ruledex.model import RuledexError
 from ruledex.web.database import CatalogHandle
@@ -108,6 +108,8 @@ class Site:
     def _shared(self, request: Request) -> dict[str, Any]:
         conn = self.catalog.conn
         return {"catalog": self.catalog.cached("meta", lambda: catalog_meta(conn)),
+                "technique_ids": self.catalog.cached("technique_ids",
+                                                     lambda: technique_ids(conn)),
                 "api_url": LINKS.api(request.url.path, request.url.query), "q": ""}
 
     def html(self, view: View) -> Callable[[Request], Response]:
@@ -149,7 +151,7 @@ class Site:
         try:
             shared = self._shared(request)
         except Exception:  # the catalog itself may be what failed
-            shared = {"catalog": None, "api_url": None, "q": ""}
+            shared = {"catalog": None, "technique_ids": set(), "api_url": None, "q": ""}
         template = self.env.get_template("error.html")
         html = template.render(status=status, message=message, url=LINKS, asset=LINKS.asset,
                                static=False, title=_STATUS_TITLES.get(status, "Error"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -19,6 +20,7 @@ _CITATION = re.compile(r"\(Citation: ([^)]+)\)")
 _CODE_TAG = re.compile(r"<code>(.*?)</code>", re.S | re.I)
 _STRONG_TAG = re.compile(r"<(b|strong)>(.*?)</\1>", re.S | re.I)
 _EM_TAG = re.compile(r"<(i|em)>(.*?)</\1>", re.S | re.I)
+_ATTACK_LINK = re.compile(r"\]\(https://attack\.mitre\.org/techniques/(T\d{4})(?:/(\d{3}))?/?\)")
 _TOKEN = "RDXCITE{}XRDX"
 _TOKEN_RE = re.compile(r"RDXCITE(\d+)XRDX")
 
@@ -34,12 +36,15 @@ def _code_span(match: re.Match[str]) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def attack_markdown(text: str, citations: list[list[str]] | None = None
+def attack_markdown(text: str, citations: list[list[str]] | None = None,
+                    technique_url: Callable[[str], str | None] | None = None
                     ) -> tuple[Markup, list[dict[str, Any]]]:
     """Render ATT&CK description markdown; ``(Citation: X)`` becomes a numbered reference.
 
     Returns the HTML and the references in citation order, each with its number,
-    name and URL (None when ATT&CK lists no http(s) URL for it).
+    name and URL (None when ATT&CK lists no http(s) URL for it). With
+    ``technique_url``, links to ATT&CK technique pages point to ours instead,
+    except where it returns None.
     """
     urls = {name: url for name, url in (citations or [])}
     numbers: dict[str, int] = {}
@@ -53,6 +58,13 @@ def attack_markdown(text: str, citations: list[list[str]] | None = None
     text = _STRONG_TAG.sub(r"**\2**", text)
     text = _EM_TAG.sub(r"*\2*", text)
     text = _CITATION.sub(cite, text)
+    if technique_url is not None:
+        def local(match: re.Match[str]) -> str:
+            tid = match.group(1) + (f".{match.group(2)}" if match.group(2) else "")
+            url = technique_url(tid)
+            return f"]({url})" if url else match.group(0)
+
+        text = _ATTACK_LINK.sub(local, text)
     html = _markdown.render(text)
     html = _TOKEN_RE.sub(
         lambda m: f'<sup class="cite"><a href="#ref-{m.group(1)}">[{m.group(1)}]</a></sup>',

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 from ruledex.analysis.fields import field_slug
 from ruledex.analysis.rules import OP_WORDS
 from ruledex.analysis.vendors import LEVELS, VENDOR_NAMES, VENDORS
 from ruledex.normalize import field_label
 from ruledex.web.links import Links
+from ruledex.web.markup import attack_markdown
 from ruledex.web.views import Page
 
 
@@ -31,6 +34,16 @@ def _short_commit(commit: str | None) -> str:
     return commit[:12] if commit else "unknown"
 
 
+@pass_context
+def _attack_text(context: Context, text: str, citations: list[list[str]] | None = None
+                 ) -> tuple[Markup, list[dict[str, Any]]]:
+    """ATT&CK markdown with links to the techniques this site has pages for."""
+    links = context["url"]
+    known = context.get("technique_ids") or set()
+    return attack_markdown(text, citations,
+                           lambda tid: links("technique", id=tid) if tid in known else None)
+
+
 def make_environment() -> Environment:
     """Templates from the package, autoescaped, with the catalog's filters."""
     env = Environment(
@@ -42,7 +55,8 @@ def make_environment() -> Environment:
         lambda v: VENDOR_NAMES.get(v, v), "number": _number, "field_label": field_label,
         "field_slug": field_slug, "short_commit": _short_commit, "plain": _plain,
     })
-    env.globals.update({"VENDORS": VENDORS, "VENDOR_NAMES": VENDOR_NAMES, "LEVELS": LEVELS})
+    env.globals.update({"VENDORS": VENDORS, "VENDOR_NAMES": VENDOR_NAMES, "LEVELS": LEVELS,
+                        "attack_text": _attack_text})
     return env
 
 

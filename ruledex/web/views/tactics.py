@@ -5,7 +5,6 @@ from __future__ import annotations
 from ruledex.analysis.matrix import matrix
 from ruledex.analysis.tactics import tactic_page
 from ruledex.analysis.vendors import check_vendor
-from ruledex.web.markup import attack_markdown
 from ruledex.web.views import Page, ViewContext
 
 
@@ -18,5 +17,4 @@ def tactic(ctx: ViewContext) -> Page:
     name = ctx.params["shortname"]
     columns = ctx.catalog.cached(f"matrix:{vendor}:False", lambda: matrix(conn, vendor))
     data = tactic_page(conn, name, vendor, columns)
-    description, _ = attack_markdown(data["description"])
-    return Page("tactic.html", data["name"], data, {"description_html": description})
+    return Page("tactic.html", data["name"], data)

@@ -6,7 +6,6 @@ from typing import Any
 
 from ruledex.analysis.technique import technique_page
 from ruledex.web.charts import level_bars
-from ruledex.web.markup import attack_markdown
 from ruledex.web.views import Page, ViewContext
 
 ROWS = 200
@@ -20,7 +19,6 @@ def technique(ctx: ViewContext) -> Page:
     include_hidden = ctx.flag("all")
     data = technique_page(ctx.conn, ctx.params["id"], include_hidden)
     header = data["technique"]
-    description, references = attack_markdown(header["description"], header["citations"])
 
     # Indicator rows list rule ids; the template links them through this index.
     rule_index: dict[str, list[dict[str, Any]]] = {}
@@ -30,7 +28,6 @@ def technique(ctx: ViewContext) -> Page:
     rows = None if ctx.query.get("rows") == "all" and not ctx.static else ROWS
     title = f"{header['id']} {header['name']}".strip()
     return Page("technique.html", title, data, {
-        "description_html": description, "references": references,
         "chart": level_bars(data["rules"]), "rule_index": rule_index, "rows": rows,
         "include_hidden": include_hidden,
     })
