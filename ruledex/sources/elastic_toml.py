@@ -156,11 +156,13 @@ class _Scanner:
             self._advance()
         elif char == "#":
             self._advance(len(self._rest_of_line()))
-        elif char == "\n" and self.depth == 0:
-            self.key = None
+        elif char == "\n":
+            if self.depth == 0:
+                self.key = None
             self._advance()
         else:
-            self._advance()
+            ordinary = _ORDINARY.match(self.text, self.pos)
+            self._advance(ordinary.end() - self.pos if ordinary else 1)
 
     def _string(self, quote: str) -> None:
         triple = self.text.startswith(quote * 3, self.pos)
@@ -172,21 +174,20 @@ class _Scanner:
             line += 1
         assert self.key is not None
         self.out.strings.setdefault(self.key, []).append(line)
-        index = start
-        while index < len(self.text):
-            if quote == '"' and self.text[index] == "\\":
-                index += 2
-                continue
-            if self.text.startswith(delimiter, index):
-                index += len(delimiter)
-                # A triple-quoted string may end with up to two extra quotes of content.
-                while triple and index < len(self.text) and self.text[index] == quote:
-                    index += 1
-                break
-            if not triple and self.text[index] == "\n":
-                break
-            index += 1
-        self._advance(index - self.pos)
+        match = _STRING_END[delimiter].match(self.text, start)
+        self._advance((match.end() if match else len(self.text)) - self.pos)
+
+
+# The rest of a string after its opening delimiter: basic strings skip backslash
+# escapes; a triple-quoted string may end with up to two extra quotes of content;
+# a one-line string also stops at the end of its line.
+_STRING_END = {
+    '"': re.compile(r'(?:[^"\\\n]|\\.)*(?:"|(?=\n)|$)'),
+    '"""': re.compile(r'(?:[^"\\]|\\.|"(?!""))*(?:"""\"{0,2}|$)', re.DOTALL),
+    "'": re.compile(r"[^'\n]*(?:'|(?=\n)|$)"),
+    "'''": re.compile(r"(?:[^']|'(?!''))*(?:'''\'{0,2}|$)", re.DOTALL),
+}
+_ORDINARY = re.compile(r"[^\"'\[\]{}#\n]+")
 
 
 def locate(text: str) -> Locations:
