@@ -189,7 +189,7 @@ def test_rule_page(client: TestClient) -> None:
          [{"field": "ParentImage", "value": "\\explorer.exe"}]),
         ("User", "eq", "system", [{"field": "User", "value": "SYSTEM"}])]
     assert "ends with</span> <a href=\"/indicators/" in html
-    assert "→ has file name <code>powershell.exe</code>" in html
+    assert re.search(r"→\s+has file name <code>powershell.exe</code>", html)
 
 
 def test_rule_with_odd_id_and_unknown_tag(client: TestClient) -> None:
