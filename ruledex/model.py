@@ -151,6 +151,18 @@ class Node:
             label=data.get("label"), text=data.get("text"),
         )
 
+    def compact(self) -> str:
+        """One-line form: ``field op 'value'``, ``opaque('text': label)``, ``kind(child, ...)``."""
+        # Labels of and/or/sequence/step nodes are left out: the form shows the
+        # tree's logic, and an opaque node's label is the reason it is opaque.
+        if self.kind == "predicate" and self.predicate is not None:
+            pred = self.predicate
+            value = "" if pred.value is None else f" {pred.value!r}"
+            return f"{pred.field} {pred.op}{value}"
+        if self.kind == "opaque":
+            return f"opaque({self.text!r}: {self.label})"
+        return f"{self.kind}(" + ", ".join(c.compact() for c in self.children) + ")"
+
 
 def and_(*children: Node, label: str | None = None) -> Node:
     """AND of the children; a single child is returned as is unless labelled."""
