@@ -24,21 +24,9 @@ KNOWN_INVALID = {
 }
 
 
-def show(node: Node) -> str:
-    """A compact text form of a tree, so expected shapes fit on one line."""
-    if node.kind == "predicate":
-        assert node.predicate is not None
-        p = node.predicate
-        value = "" if p.value is None else f" {p.value!r}"
-        return f"{p.field} {p.op}{value}"
-    if node.kind == "opaque":
-        return f"opaque({node.text!r}: {node.label})"
-    return f"{node.kind}(" + ", ".join(show(c) for c in node.children) + ")"
-
-
 def where(condition: str) -> str:
     """The tree of one WHERE condition over a plain index, in compact form."""
-    return show(parse_esql(f"FROM logs-* | WHERE {condition}").tree)
+    return parse_esql(f"FROM logs-* | WHERE {condition}").tree.compact()
 
 
 def one(query: str) -> Predicate:
@@ -257,12 +245,12 @@ def test_comments_and_pipes_inside_strings() -> None:
     query = parse_esql('FROM a // first | not a command\n'
                        '/* block | with pipe */ | WHERE u == "http://x|y" /* end */')
     assert query.commands == ["from", "where"]
-    assert show(query.tree) == "u eq 'http://x|y'"
+    assert query.tree.compact() == "u eq 'http://x|y'"
 
 
 def test_where_conditions_are_anded_in_order() -> None:
     query = parse_esql("FROM a | WHERE x == 1 | WHERE y == 2 and z == 3")
-    assert show(query.tree) == "and(x eq '1', y eq '2', z eq '3')"
+    assert query.tree.compact() == "and(x eq '1', y eq '2', z eq '3')"
 
 
 def test_selector_fields_match_kql() -> None:
@@ -378,7 +366,7 @@ def test_unknown_command_leaves_the_tail_unparsed() -> None:
     query = parse_esql('FROM a | WHERE x == 1\n| FORK (WHERE y == 2) | WHERE z == 3')
     assert query.unparsed == "unknown command 'FORK' at line 2"
     assert query.commands == ["from", "where"]
-    assert show(query.tree) == "x eq '1'"
+    assert query.tree.compact() == "x eq '1'"
 
 
 def test_broken_command_leaves_the_tail_unparsed() -> None:
@@ -393,7 +381,8 @@ def test_empty_command_leaves_the_tail_unparsed() -> None:
 
 def test_broken_where_is_opaque_and_parsing_goes_on() -> None:
     query = parse_esql('FROM a | WHERE b = "x" | WHERE c == 1')
-    assert show(query.tree) == "and(opaque('b = \"x\"': syntax error: unexpected '='), c eq '1')"
+    assert query.tree.compact() == \
+        "and(opaque('b = \"x\"': syntax error: unexpected '='), c eq '1')"
     assert query.unparsed is None
 
 

@@ -14,16 +14,6 @@ ELASTIC = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "el
 HUNT_KQL_NAMES = {"kql", "kuery"}
 
 
-def show(node: Node) -> str:
-    """A compact text form of a tree, so expected shapes fit on one line."""
-    if node.kind == "predicate":
-        assert node.predicate is not None
-        p = node.predicate
-        value = "" if p.value is None else f" {p.value!r}"
-        return f"{p.field} {p.op}{value}"
-    return f"{node.kind}(" + ", ".join(show(c) for c in node.children) + ")"
-
-
 def one(text: str) -> Predicate:
     """The single predicate of a query."""
     preds = flatten(parse_kql(text))
@@ -32,12 +22,12 @@ def one(text: str) -> Predicate:
 
 
 def test_field_value_unquoted_is_eq() -> None:
-    assert show(parse_kql("process.name : curl")) == "process.name eq 'curl'"
+    assert parse_kql("process.name : curl").compact() == "process.name eq 'curl'"
 
 
 def test_quoted_value_keeps_spaces_and_star() -> None:
-    assert show(parse_kql('process.name:"my app.exe"')) == "process.name eq 'my app.exe'"
-    assert show(parse_kql('process.name:"*"')) == "process.name eq '*'"
+    assert parse_kql('process.name:"my app.exe"').compact() == "process.name eq 'my app.exe'"
+    assert parse_kql('process.name:"*"').compact() == "process.name eq '*'"
 
 
 @pytest.mark.parametrize("text, op, value", [
@@ -53,7 +43,7 @@ def test_unquoted_wildcards_are_classified(text: str, op: str, value: str) -> No
 
 
 def test_unquoted_value_runs_over_spaces_until_a_keyword() -> None:
-    assert show(parse_kql("message: hello world and a:b")) == \
+    assert parse_kql("message: hello world and a:b").compact() == \
         "and(message eq 'hello world', a eq 'b')"
 
 
@@ -64,13 +54,13 @@ def test_field_star_is_exists() -> None:
 
 def test_value_list_keeps_its_structure() -> None:
     tree = parse_kql("process.name:(a or b and not c)")
-    assert show(tree) == \
+    assert tree.compact() == \
         "or(process.name eq 'a', and(process.name eq 'b', not(process.name eq 'c')))"
 
 
 def test_value_list_with_exists_and_exclusions() -> None:
     tree = parse_kql("process.args:(* and not (*x or y*))")
-    assert show(tree) == "and(process.args exists, not(or(process.args ends_with 'x', " \
+    assert tree.compact() == "and(process.args exists, not(or(process.args ends_with 'x', " \
         "process.args starts_with 'y')))"
 
 
@@ -89,26 +79,27 @@ def test_range_with_quoted_date_math() -> None:
 
 def test_precedence_not_over_and_over_or() -> None:
     tree = parse_kql("a:1 or not b:2 and c:3")
-    assert show(tree) == "or(a eq '1', and(not(b eq '2'), c eq '3'))"
+    assert tree.compact() == "or(a eq '1', and(not(b eq '2'), c eq '3'))"
 
 
 def test_keywords_in_any_letter_case() -> None:
     tree = parse_kql("a:1 OR NoT b:2 And c:3")
-    assert show(tree) == "or(a eq '1', and(not(b eq '2'), c eq '3'))"
+    assert tree.compact() == "or(a eq '1', and(not(b eq '2'), c eq '3'))"
 
 
 def test_keyword_lookalikes_are_values() -> None:
-    assert show(parse_kql("order:notice")) == "order eq 'notice'"
+    assert parse_kql("order:notice").compact() == "order eq 'notice'"
 
 
 def test_parentheses_override_precedence() -> None:
     tree = parse_kql("(a:1 or b:2) and not(c:3)")
-    assert show(tree) == "and(or(a eq '1', b eq '2'), not(c eq '3'))"
+    assert tree.compact() == "and(or(a eq '1', b eq '2'), not(c eq '3'))"
 
 
 def test_nested_query_prefixes_inner_fields() -> None:
     tree = parse_kql('deltas:{ action: "ADD" and role: (x or y) }')
-    assert show(tree) == "and(deltas.action eq 'ADD', or(deltas.role eq 'x', deltas.role eq 'y'))"
+    assert tree.compact() == \
+        "and(deltas.action eq 'ADD', or(deltas.role eq 'x', deltas.role eq 'y'))"
 
 
 def test_unquoted_escapes_are_undone() -> None:
@@ -124,7 +115,7 @@ def test_escaped_star_is_literal_and_bare_star_a_wildcard() -> None:
 
 
 def test_escaped_keyword_is_a_value() -> None:
-    assert show(parse_kql(r"a:x \or y")) == "a eq 'x or y'"
+    assert parse_kql(r"a:x \or y").compact() == "a eq 'x or y'"
 
 
 def test_quoted_escapes_are_undone() -> None:
@@ -139,7 +130,7 @@ def test_quoted_whitespace_and_unicode_escapes_follow_kibana() -> None:
 
 
 def test_wildcard_field_name() -> None:
-    assert show(parse_kql("process.*: x")) == "process.* eq 'x'"
+    assert parse_kql("process.*: x").compact() == "process.* eq 'x'"
 
 
 def test_bare_value_is_keyword() -> None:
@@ -156,7 +147,7 @@ def test_match_all_has_no_predicates(text: str) -> None:
 
 
 def test_match_all_inside_and_adds_nothing() -> None:
-    assert show(parse_kql("* and a:b")) == "a eq 'b'"
+    assert parse_kql("* and a:b").compact() == "a eq 'b'"
 
 
 def test_case_sensitivity_by_field() -> None:

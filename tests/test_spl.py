@@ -27,17 +27,8 @@ MACROS = {
 
 
 def show(node: Node | None) -> str:
-    """A compact text form of a tree, so expected shapes fit on one line."""
-    if node is None:
-        return "None"
-    if node.kind == "predicate":
-        assert node.predicate is not None
-        p = node.predicate
-        value = "" if p.value is None else f" {p.value!r}"
-        return f"{p.field} {p.op}{value}"
-    if node.kind == "opaque":
-        return f"opaque[{node.label}]"
-    return f"{node.kind}(" + ", ".join(show(c) for c in node.children) + ")"
+    """The compact form of a tree, or "None" when a parse gave none."""
+    return "None" if node is None else node.compact()
 
 
 def spl(query: str) -> Node | None:
@@ -141,12 +132,13 @@ def test_search_selector_stage() -> None:
 
 
 def test_search_function_value_is_opaque() -> None:
-    assert search('_time >= relative_time(now(), "-1d")') == "opaque[time function]"
+    assert search('_time >= relative_time(now(), "-1d")') == \
+        """opaque('_time >= relative_time(now(), "-1d")': time function)"""
 
 
 def test_subsearch_in_search_is_opaque() -> None:
     assert show(spl("index=a NOT [| inputlookup x | fields domain]")) == \
-        "and(index eq 'a', not(opaque[subsearch]))"
+        "and(index eq 'a', not(opaque('[| inputlookup x | fields domain]': subsearch)))"
 
 
 @pytest.mark.parametrize("text, message", [
@@ -212,7 +204,7 @@ def test_where_case_sensitivity() -> None:
     ("isOutlier", "expression"),
 ])
 def test_where_irreducible_is_opaque(text: str, reason: str) -> None:
-    assert where(text) == f"opaque[{reason}]"
+    assert where(text) == f"opaque({text!r}: {reason})"
 
 
 def test_where_errors() -> None:
@@ -381,7 +373,8 @@ def test_from_datamodel_is_a_selector() -> None:
 
 
 def test_map_is_opaque() -> None:
-    assert show(spl('a=1 | map search="search b=$x$"')) == "and(a eq '1', opaque[map])"
+    assert show(spl('a=1 | map search="search b=$x$"')) == \
+        """and(a eq '1', opaque('search="search b=$x$"': map))"""
 
 
 def test_error_in_one_command_keeps_the_rest() -> None:
