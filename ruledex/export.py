@@ -19,9 +19,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import click
-
-from ruledex import settings
 from ruledex.analysis.matrix import technique_ids
 from ruledex.analysis.vendors import VENDORS
 from ruledex.catalog.store import connect
@@ -170,28 +167,3 @@ def export_site(db: Path, out: Path, progress: Progress | None = None) -> Export
     seconds = time.perf_counter() - started
     log.info("exported %d pages to %s in %.1fs", len(pages), out, seconds)
     return ExportSummary(out, len(pages), errors, seconds)
-
-
-@click.command("export-site")
-@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--db", type=click.Path(path_type=Path), default=None,
-              help=f"Catalog file [default: ${settings.DB.env} or {settings.DB.default}].")
-def export_site_command(out: Path, db: Path | None) -> None:
-    """Write the whole catalog as a static site into the folder OUT."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    console = Console(stderr=True)
-    try:
-        with Progress(BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, transient=True) as bar:
-            task = bar.add_task("pages", total=None)
-            summary = export_site(db or Path(settings.DB.value()), out,
-                                  lambda done, total: bar.update(task, completed=done,
-                                                                 total=total))
-    except RuledexError as err:
-        raise click.ClickException(f"({type(err).__name__}) {err}") from err
-    note = f", {summary.errors} shown as unavailable" if summary.errors else ""
-    console.print(f"{summary.pages} pages{note} -> {summary.out}/index.html "
-                  f"in {summary.seconds:.1f}s", highlight=False)
-

@@ -136,8 +136,8 @@ def _indicators(conn: sqlite3.Connection, predicates: list[sqlite3.Row],
         here = len(rids)
         corpus = reach.get(iid, here)
         out.append({
-            "iid": iid, "field": field, "label": field_label(field), "op": op, "value": value, "rules": here,
-            "reach": corpus, "specific": corpus == here,
+            "iid": iid, "field": field, "label": field_label(field), "op": op, "value": value,
+            "rules": here,            "reach": corpus, "specific": corpus == here,
             "rule_ids": sorted(by_rid[rid]["id"] for rid in rids),
         })
     out.sort(key=lambda i: (-i["rules"], -i["reach"], i["field"], i["op"], i["value"]))

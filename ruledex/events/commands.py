@@ -9,7 +9,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from ruledex.cli import _db, _db_option, _handle_errors, console
+from ruledex.cli_common import console, db_option, handle_errors, resolve_db
 
 
 @click.group("events")
@@ -22,15 +22,15 @@ events_command: click.Group = _events
 
 
 @_events.command("coverage")
-@_db_option
+@db_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_handle_errors
+@handle_errors
 def coverage(db: Path | None, as_json: bool) -> None:
     """Per vendor: non-deprecated rules mapped to at least one concrete event."""
     from ruledex.analysis.events import events_coverage
     from ruledex.catalog.store import connect
 
-    data = events_coverage(connect(_db(db)))
+    data = events_coverage(connect(resolve_db(db)))
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -45,16 +45,16 @@ def coverage(db: Path | None, as_json: bool) -> None:
 
 
 @_events.command("list")
-@_db_option
+@db_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--limit", default=40, show_default=True, help="Rows in the terminal.")
-@_handle_errors
+@handle_errors
 def list_command(db: Path | None, as_json: bool, limit: int) -> None:
     """Events of the catalog, most needed first."""
     from ruledex.analysis.events import list_events
     from ruledex.catalog.store import connect
 
-    events = list_events(connect(_db(db)))
+    events = list_events(connect(resolve_db(db)))
     if as_json:
         click.echo(json.dumps(events, indent=2))
         return
@@ -67,19 +67,19 @@ def list_command(db: Path | None, as_json: bool, limit: int) -> None:
 
 
 @_events.command("show")
-@_db_option
+@db_option
 @click.argument("event")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--all", "include_hidden", is_flag=True,
               help="Count deprecated rules, building blocks and hunting queries too.")
 @click.option("--limit", default=15, show_default=True, help="Rows per table in the terminal.")
-@_handle_errors
+@handle_errors
 def show(db: Path | None, event: str, as_json: bool, include_hidden: bool, limit: int) -> None:
     """One event, by id or name (sysmon:1, 'Security 4688'): its rules, techniques, fields."""
     from ruledex.analysis.events import event_page
     from ruledex.catalog.store import connect
 
-    page = event_page(connect(_db(db)), event, include_hidden)
+    page = event_page(connect(resolve_db(db)), event, include_hidden)
     if as_json:
         click.echo(json.dumps(page, indent=2))
         return
@@ -98,12 +98,12 @@ def show(db: Path | None, event: str, as_json: bool, include_hidden: bool, limit
 
 
 @click.command("feasible")
-@_db_option
+@db_option
 @click.argument("events_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--all", "include_hidden", is_flag=True,
               help="Count deprecated rules, building blocks and hunting queries too.")
-@_handle_errors
+@handle_errors
 def _feasible(db: Path | None, events_file: Path, as_json: bool,
               include_hidden: bool) -> None:
     """Which rules run on the events listed in EVENTS_FILE, one id or name per line.
@@ -116,7 +116,7 @@ def _feasible(db: Path | None, events_file: Path, as_json: bool,
     from ruledex.analysis.events import feasibility, read_events_file
     from ruledex.catalog.store import connect
 
-    conn = connect(_db(db))
+    conn = connect(resolve_db(db))
     data = feasibility(conn, read_events_file(events_file, conn), include_hidden)
     if as_json:
         click.echo(json.dumps(data, indent=2))

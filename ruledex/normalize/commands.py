@@ -9,7 +9,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from ruledex.cli import _db, _db_option, _handle_errors, console
+from ruledex.cli_common import console, db_option, handle_errors, resolve_db
 
 # Built as an annotated object rather than with @click.group so that mypy knows its type
 # where ruledex.cli imports it back.
@@ -18,15 +18,15 @@ vocabulary_command: click.Group = click.Group(
 
 
 @vocabulary_command.command("coverage")
-@_db_option
+@db_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_handle_errors
+@handle_errors
 def coverage(db: Path | None, as_json: bool) -> None:
     """Per vendor: share of field predicates the vocabulary maps, top unmapped raw fields."""
     from ruledex.catalog.store import connect
     from ruledex.normalize.coverage import coverage as field_coverage
 
-    data = field_coverage(connect(_db(db)))
+    data = field_coverage(connect(resolve_db(db)))
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -46,21 +46,21 @@ def coverage(db: Path | None, as_json: bool) -> None:
 
 
 @vocabulary_command.command("shared")
-@_db_option
+@db_option
 @click.option("--min-vendors", type=click.IntRange(1, 3), default=2, show_default=True,
               help="Only indicators checked by rules of at least this many vendors.")
 @click.option("--field", default=None, help="Only this canonical field, e.g. process.executable.")
 @click.option("--limit", default=50, show_default=True,
               help="Rows in the terminal; --json lists every indicator.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_handle_errors
+@handle_errors
 def shared(db: Path | None, min_vendors: int, field: str | None, limit: int,
            as_json: bool) -> None:
     """Indicators that rules of two or three vendors check, with rule counts per vendor."""
     from ruledex.analysis.crossvendor import shared_indicators, shared_summary
     from ruledex.catalog.store import connect
 
-    conn = connect(_db(db))
+    conn = connect(resolve_db(db))
     rows = shared_indicators(conn, min_vendors, None if as_json else limit, field)
     if as_json:
         data: dict[str, Any] = {"min_vendors": min_vendors, **shared_summary(conn),
