@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import ClassVar
 
-from ruledex.model import Rule
+from ruledex.model import Rule, RuledexError
 
 
 class Source(ABC):
@@ -39,3 +39,15 @@ class Source(ABC):
     def relative(self, path: Path) -> str:
         """``path`` relative to the checkout root, with forward slashes."""
         return Path(path).relative_to(self.root).as_posix()
+
+    def read(self, path: Path) -> tuple[str, str]:
+        """A rule file's path relative to the root and its text, or an error naming it."""
+        full = Path(path)
+        try:
+            relative = self.relative(full)
+        except ValueError:
+            relative = full.as_posix()
+        try:
+            return relative, full.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise RuledexError(f"cannot read file: {err}", relative) from err

@@ -86,11 +86,7 @@ class ElasticSource(Source):
         return sorted(found)
 
     def load(self, path: Path) -> list[Rule]:
-        relative = self.relative(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            raise RuledexError(f"cannot read file: {err}", relative) from err
+        relative, text = self.read(path)
         data = parse_toml(text, relative)
         where = locate(text)
         hunt = data.get("hunt")

@@ -111,11 +111,7 @@ class SigmaSource(Source):
         return sorted(found)
 
     def load(self, path: Path) -> list[Rule]:
-        relative = self.relative(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            raise RuledexError(f"cannot read file: {err}", relative) from err
+        relative, text = self.read(path)
         rules: list[Rule] = []
         global_part: dict[str, Any] = {}
         for first_line, doc_text in _documents(text):

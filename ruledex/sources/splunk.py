@@ -149,16 +149,9 @@ class SplunkSource(Source):
         return self._named_files("stories")
 
     def load(self, path: Path) -> list[Rule]:
-        full = Path(path).resolve()
+        rel, text = self.read(path)
         try:
-            rel = full.relative_to(self.root.resolve()).as_posix()
-        except ValueError:
-            rel = Path(path).as_posix()
-        try:
-            text = full.read_text(encoding="utf-8")
             data = yaml.load(text, Loader=yaml.CSafeLoader)
-        except OSError as exc:
-            raise RuledexError(f"cannot read detection: {exc}", rel) from exc
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             raise RuledexError(f"not valid YAML: {exc}", rel,
