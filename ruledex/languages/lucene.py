@@ -20,7 +20,7 @@ from ruledex.languages.kql import (
     field_predicate,
     match_all,
 )
-from ruledex.languages.wildcards import Part, Wildcard, classify, render
+from ruledex.languages.wildcards import Part, classify, render, split_pattern
 from ruledex.model import Node, Predicate, QueryParseError, leaf, not_, opaque
 
 log = logging.getLogger(__name__)
@@ -164,28 +164,8 @@ def _bound_text(bound: lt.Item) -> str:
 
 def _word_parts(raw: str) -> list[Part]:
     """Split a Lucene word into literal text and ``*``/``?`` wildcards, undoing escapes."""
-    # Lucene's backslash makes any next character literal, Windows paths included, so
-    # unlike wildcards.split_pattern no backslash is kept as written.
-    parts: list[Part] = []
-    buf: list[str] = []
-    i = 0
-    while i < len(raw):
-        char = raw[i]
-        if char == "\\" and i + 1 < len(raw):
-            buf.append(raw[i + 1])
-            i += 2
-            continue
-        if char in "*?":
-            if buf:
-                parts.append("".join(buf))
-                buf = []
-            parts.append(Wildcard.MANY if char == "*" else Wildcard.ONE)
-        else:
-            buf.append(char)
-        i += 1
-    if buf:
-        parts.append("".join(buf))
-    return parts
+    # Lucene's backslash makes any next character literal, Windows paths included.
+    return split_pattern(raw, escapes_anything=True)
 
 
 def _unescape(raw: str) -> str:

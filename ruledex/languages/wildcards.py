@@ -24,12 +24,13 @@ Part = str | Wildcard
 
 
 def split_pattern(text: str, many: str = "*", one: str | None = "?",
-                  escape: str | None = "\\") -> list[Part]:
+                  escape: str | None = "\\", escapes_anything: bool = False) -> list[Part]:
     """Split ``text`` into literal strings and wildcards.
 
     ``escape`` before a wildcard character (or before itself) makes it literal;
     before any other character it is kept as written, since Windows paths are
-    full of backslashes that escape nothing.
+    full of backslashes that escape nothing, unless ``escapes_anything`` says the
+    language (Lucene) escapes every character that way.
     """
     parts: list[Part] = []
     buf: list[str] = []
@@ -38,7 +39,7 @@ def split_pattern(text: str, many: str = "*", one: str | None = "?",
     while i < len(text):
         char = text[i]
         if escape and char == escape and i + 1 < len(text) and \
-                (text[i + 1] in specials or text[i + 1] == escape):
+                (escapes_anything or text[i + 1] in specials or text[i + 1] == escape):
             buf.append(text[i + 1])
             i += 2
             continue
