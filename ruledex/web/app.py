@@ -27,6 +27,7 @@ from ruledex.web.links import ROUTES, Links
 from ruledex.web.templating import make_environment, render_page
 from ruledex.web.views import Moved, PageNotFound, View, ViewContext
 from ruledex.web.views.events import event, events
+from ruledex.web.views.feasibility import feasibility_page
 from ruledex.web.views.fields import field, fields
 from ruledex.web.views.home import home
 from ruledex.web.views.indicators import indicator
@@ -43,7 +44,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 VIEWS: dict[str, View] = {
     "home": home, "technique": technique, "rule": rule, "fields": fields, "field": field,
     "indicator": indicator, "vendor": vendor, "tactic": tactic, "events": events,
-    "event": event, "search": search_page,
+    "event": event, "search": search_page, "feasibility": feasibility_page,
 }
 """Page name (see :data:`ruledex.web.links.ROUTES`) to the view that makes it."""
 

@@ -17,6 +17,7 @@ ROUTES: dict[str, str] = {
     "events": "/events",
     "event": "/events/{id}",
     "search": "/search",
+    "feasibility": "/feasibility",
 }
 """Page name to its path; ``{name}`` parts are filled from the link's parameters."""
 
@@ -45,7 +46,9 @@ class Links:
         path, rest = _fill(ROUTES[name], params, safe="")
         query = {k: v for k, v in rest.items() if v not in (None, False, "")}
         query = {k: 1 if v is True else v for k, v in query.items()}
-        return path + ("?" + urlencode(query) if query else "")
+        # A list value repeats its parameter (?event=a&event=b); an empty one adds nothing.
+        encoded = urlencode(query, doseq=True)
+        return path + ("?" + encoded if encoded else "")
 
     def asset(self, path: str) -> str:
         """A file of the packaged static folder."""
