@@ -220,3 +220,25 @@ def test_static_site_from_disk(page: Page, static_site: Path) -> None:
 def test_browser_deps_script_is_executable() -> None:
     script = Path(__file__).resolve().parents[1] / ".ci" / "browser-deps"
     assert script.is_file() and shutil.which(str(script))
+
+
+def test_feasibility(page: Page, base_url: str) -> None:
+    page.goto(base_url + "/feasibility")
+    page.check('input[name="event"][value="sysmon:1"]')
+    page.check('input[name="event"][value="win-security:4688"]')
+    # The filter opens the folded PowerShell group.
+    page.fill("#event-filter", "PowerShell 4104")
+    script_block = page.locator('input[name="event"][value="powershell:4104"]')
+    expect(script_block).to_be_visible()
+    expect(page.locator('input[name="event"][value="sysmon:1"]')).to_be_hidden()
+    script_block.check()
+    page.get_by_role("button", name="Count runnable rules").click()
+
+    expect(page.locator("h2#result")).to_have_text("Runnable on 3 events")
+    rows = page.locator("#feasibility-counts tbody tr")
+    expect(rows).to_have_count(3 if _all_vendors() else 1)
+    for index in range(rows.count()):
+        runnable = rows.nth(index).locator("td.runnable").inner_text()
+        assert int(runnable.replace(",", "")) > 0
+    expect(page.locator('input[value="powershell:4104"]')).to_be_checked()
+    _shot(page, "feasibility")
