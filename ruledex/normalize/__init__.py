@@ -47,7 +47,8 @@ SELECTOR_FIELDS = frozenset({
     "event.category", "event.type", "event.kind", "event.dataset", "event.module",
     "data_stream.dataset", "data_stream.type", "data_stream.namespace", "_index",
     "host.os.type", "host.os.family", "host.os.platform",
-    "index", "source", "sourcetype", "eventtype", "datamodel",
+    "splunk.index", "splunk.source", "splunk.sourcetype", "splunk.eventtype",
+    "splunk.datamodel", "splunk.tag",
 })
 """Canonical fields that say which log or kind of event a rule reads, not what is in it.
 
