@@ -138,3 +138,29 @@ def test_log_source_tests_are_selectors_not_indicators(tmp_path: Path) -> None:
     assert rows["EventID"] == ("winlog.event_id", "selector", True)
     assert rows["Image"][1:] == ("event", False)
     assert [r[0] for r in conn.execute("SELECT field FROM indicators")] == [rows["Image"][0]]
+
+
+def test_broken_files_of_every_vendor_are_reported_and_the_build_goes_on(
+        tmp_path: Path) -> None:
+    elastic = tmp_path / "elastic" / "rules"
+    elastic.mkdir(parents=True)
+    (elastic / "ok.toml").write_text(
+        '[rule]\nname = "ok"\nrule_id = "e1"\ntype = "query"\nlanguage = "kuery"\n'
+        'query = "process.name : curl"\n', encoding="utf-8")
+    (elastic / "broken.toml").write_text("[rule\nname = 1\n", encoding="utf-8")
+    (elastic / "config.toml").write_text("[settings]\nx = 1\n", encoding="utf-8")
+    splunk = tmp_path / "splunk"
+    (splunk / "detections").mkdir(parents=True)
+    (splunk / "macros").mkdir()
+    (splunk / "detections" / "ok.yml").write_text(
+        "name: ok\nid: s1\ntype: TTP\nsearch: process_name=cmd.exe\n", encoding="utf-8")
+    (splunk / "detections" / "broken.yml").write_text("name: b\n id: [\n", encoding="utf-8")
+
+    summary = build(tmp_path / "c.sqlite", [tmp_path / "elastic", splunk])
+    failures = {s.vendor: [str(f) for f in s.failures] for s in summary.sources}
+    assert [s.rules for s in summary.sources] == [1, 1]
+    assert len(failures["elastic"]) == 1 and failures["elastic"][0].startswith(
+        "rules/broken.toml:1: ")
+    assert len(failures["splunk"]) == 1 and failures["splunk"][0].startswith(
+        "detections/broken.yml:2: not valid YAML")
+    assert "\n" not in failures["splunk"][0]

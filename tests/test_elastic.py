@@ -425,10 +425,18 @@ def test_invalid_toml_raises_with_its_line(tmp_path: Path) -> None:
     assert info.value.line == 3 and info.value.path == "rules/windows/r.toml"
 
 
-def test_toml_without_rule_or_hunt_table(tmp_path: Path) -> None:
+def test_toml_without_rule_or_hunt_table_is_not_a_rule(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = write(tmp_path, '[other]\nname = "x"\n')
-    with pytest.raises(RuledexError, match=r"no \[rule\] or \[hunt\] table"):
+    assert ElasticSource(tmp_path).load(path) == []
+    assert "no [rule] or [hunt] table" in caplog.text
+
+
+def test_broken_toml_is_an_error_with_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, '[rule]\nname = "x"\nquery = \n')
+    with pytest.raises(RuledexError) as info:
         ElasticSource(tmp_path).load(path)
+    assert info.value.line == 3
 
 
 def test_locate_lines() -> None:
@@ -504,9 +512,12 @@ def test_files_and_detect(tmp_path: Path) -> None:
     write(tmp_path, "[hunt.index]\nlinux = []\n", "hunting/index.toml")
     write(tmp_path, "[config]\nx = 1\n", "rules/config.toml")
     assert ElasticSource.detect(tmp_path)
-    found = [p.relative_to(tmp_path).as_posix() for p in ElasticSource(tmp_path).files()]
-    assert found == ["hunting/linux/queries/h.toml", "rules/windows/r.toml",
-                     "rules_building_block/b.toml"]
+    source = ElasticSource(tmp_path)
+    found = {p.relative_to(tmp_path).as_posix(): [r.kind for r in source.load(p)]
+             for p in source.files()}
+    assert found == {"hunting/index.toml": [], "hunting/linux/queries/h.toml": ["hunting"],
+                     "rules/config.toml": [], "rules/windows/r.toml": ["rule"],
+                     "rules_building_block/b.toml": ["rule"]}
 
 
 # --- the Elastic corpus --------------------------------------------------------------------

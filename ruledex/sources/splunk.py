@@ -154,7 +154,8 @@ class SplunkSource(Source):
             data = yaml.load(text, Loader=yaml.CSafeLoader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            raise RuledexError(f"not valid YAML: {exc}", rel,
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise RuledexError(f"not valid YAML: {problem}", rel,
                                mark.line + 1 if mark else None) from exc
         if not isinstance(data, dict):
             raise RuledexError("detection file does not hold a YAML mapping", rel, 1)
