@@ -78,9 +78,6 @@ class Attack:
     techniques: dict[str, Technique] = field(default_factory=dict)
     data_components: dict[str, DataComponent] = field(default_factory=dict)
 
-    def tactic_by_shortname(self) -> dict[str, Tactic]:
-        return {t.shortname: t for t in self.tactics}
-
     def technique_status(self, technique_id: str) -> str:
         """``active``, ``revoked``, ``deprecated`` or ``unknown`` for a tag's id."""
         technique = self.techniques.get(technique_id)

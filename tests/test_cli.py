@@ -87,3 +87,9 @@ def test_every_command_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     missing = [name for name in main.commands if f"ruledex {name}" not in readme]
     assert not missing, f"commands missing from the README: {missing}"
+
+
+def test_readme_settings_table_is_made_from_the_declarations() -> None:
+    from ruledex.settings import markdown_table
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert markdown_table() in readme

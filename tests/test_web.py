@@ -521,3 +521,9 @@ def test_feasibility_helpers() -> None:
     assert links("feasibility", event=["sysmon:1", "a b"], all=True) == \
         "/feasibility?event=sysmon%3A1&event=a+b&all=1"
     assert links("feasibility", event=[]) == "/feasibility"
+
+
+def test_packaged_pygments_stylesheet_is_current() -> None:
+    from ruledex.web.markup import pygments_css
+    static = Path(__file__).resolve().parents[1] / "ruledex" / "web" / "static"
+    assert (static / "pygments.css").read_text(encoding="utf-8") == pygments_css()

@@ -13,15 +13,6 @@ class UnknownTactic(RuledexError):
     """No ATT&CK tactic has this short name or id."""
 
 
-def list_tactics(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Tactics in matrix order with their visible rules."""
-    return [{"id": r[0], "shortname": r[1], "name": r[2], "rules": r[3]} for r in conn.execute(
-        "SELECT t.id, t.shortname, t.name, COUNT(r.rid) FROM tactics t "
-        "LEFT JOIN rule_tactics rt ON rt.tactic = t.shortname "
-        "LEFT JOIN rules r ON r.rid = rt.rid AND r.hidden = 0 "
-        "GROUP BY t.id ORDER BY t.ord")]
-
-
 def tactic_page(conn: sqlite3.Connection, tactic: str, vendor: str | None = None,
                 matrix_data: dict[str, Any] | None = None) -> dict[str, Any]:
     """A tactic's description, rules per vendor and its techniques with counts.

@@ -92,11 +92,3 @@ def vendor_page(conn: sqlite3.Connection, vendor: str) -> dict[str, Any]:
         "techniques": techniques, "tactics": tactics, "fields": fields,
         "shared_indicators": shared, "failures": failures,
     }
-
-
-def list_vendors(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Every known vendor with its rule count in this catalog (zero when not built in)."""
-    counts = {row[0]: (row[1], row[2]) for row in conn.execute(
-        "SELECT vendor, COUNT(*), SUM(hidden = 0) FROM rules GROUP BY vendor")}
-    return [{"vendor": v, "name": VENDOR_NAMES[v], "rules": counts.get(v, (0, 0))[0],
-             "visible": counts.get(v, (0, 0))[1] or 0} for v in VENDORS]

@@ -7,9 +7,6 @@ from pathlib import Path
 
 from ruledex.model import RuledexError
 
-DEFAULT_DB = Path("ruledex.sqlite")
-"""The catalog file used when no ``--db`` is given."""
-
 
 class CatalogMissing(RuledexError):
     """The catalog file does not exist or is not a ruledex catalog."""

@@ -10,7 +10,6 @@ as opaque text with the reason.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ruledex.languages.spl_fields import TIME_FUNCTIONS, Columns, field_test, unescape
@@ -241,7 +240,6 @@ class Reducer:
     text: str
     columns: Columns
     macro_at: MacroAt
-    search_columns: Callable[[], Columns] | None = None
 
     def condition(self, expr: Expr) -> Node | None:
         """The boolean tree an expression stands for."""
