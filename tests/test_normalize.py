@@ -45,7 +45,7 @@ def sigma(field: str, op: str, value: str, context: dict[str, Any] = PROC,
     return norm("sigma", context, field, op, value, **kw)
 
 
-def elastic(field: str, op: str, value: str, cased: bool = True) -> tuple[str, str, str]:
+def elastic(field: str, op: str, value: str, cased: bool = False) -> tuple[str, str, str]:
     return norm("elastic", {}, field, op, value, cased=cased)
 
 
@@ -260,9 +260,17 @@ RUN = "\\software\\microsoft\\windows\\currentversion\\run\\"
 def test_registry_keys_are_hive_agnostic(vendor: str, op: str, value: str) -> None:
     field = {"sigma": "TargetObject", "elastic": "registry.path",
              "splunk": "Registry.registry_path"}[vendor]
-    got = norm(vendor, REG if vendor == "sigma" else {}, field, op, value,
-               cased=vendor == "elastic")
+    got = norm(vendor, REG if vendor == "sigma" else {}, field, op, value)
     assert got == ("registry.path", "contains", RUN)
+
+
+def test_case_sensitive_registry_keys_fold_their_hive_but_keep_their_case() -> None:
+    got = elastic("registry.path", "starts_with",
+                  "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\", cased=True)
+    assert got == ("registry.path", "contains",
+                   "\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\")
+    assert elastic("registry.path", "eq", "HKLM\\SYSTEM\\CurrentControlSet\\Services\\X",
+                   cased=True) == ("registry.path", "ends_with", "\\%controlset%\\Services\\X")
 
 
 def test_registry_control_sets_classes_and_anchors() -> None:
@@ -306,17 +314,23 @@ def test_registry_data_that_must_not_collapse() -> None:
 
 # -- case, hashes, event ids ------------------------------------------------------------
 
-def test_case_is_folded_where_it_means_nothing() -> None:
+def test_case_is_folded_only_where_the_test_ignores_it() -> None:
     # Free text compared case-sensitively keeps its case...
-    assert elastic("powershell.file.script_block_text", "contains", "ConvertTo-SecureString") \
-        == ("powershell.file.script_block_text", "contains", "ConvertTo-SecureString")
-    assert elastic("process.command_line", "contains", "-R") != \
-        elastic("process.command_line", "contains", "-r")
+    assert elastic("powershell.file.script_block_text", "contains", "ConvertTo-SecureString",
+                   cased=True) == \
+        ("powershell.file.script_block_text", "contains", "ConvertTo-SecureString")
+    assert elastic("process.command_line", "contains", "-R", cased=True) != \
+        elastic("process.command_line", "contains", "-r", cased=True)
     # ...and is folded when the test ignores case.
     assert sigma("ScriptBlockText", "contains", "ConvertTo-SecureString",
                  {"category": "ps_script"})[2] == "convertto-securestring"
-    # Identifiers are folded whatever the test, so keyword fields meet Sigma.
-    assert elastic("event.action", "eq", "CreateUser")[2] == "createuser"
+    # A case-sensitive check keeps its case whatever the field: it misses other spellings.
+    assert elastic("event.action", "eq", "CreateUser", cased=True)[2] == "CreateUser"
+    assert elastic("process.name", "eq", "PowerShell.exe", cased=True) == \
+        ("process.executable", "basename_eq", "PowerShell.exe")
+    # Written in lower case, it meets the case-insensitive check.
+    assert elastic("process.name", "eq", "powershell.exe", cased=True) == \
+        sigma("Image", "ends_with", "\\PowerShell.EXE")
     # A regular expression is never folded: \S and \s differ.
     assert sigma("CommandLine", "regex_match", "\\S+Foo")[2] == "\\S+Foo"
 

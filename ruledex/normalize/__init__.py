@@ -17,7 +17,6 @@ from typing import Any
 from ruledex.model import OPERATORS, Predicate
 from ruledex.normalize import values as value_rules
 from ruledex.normalize.fields import (
-    TEXT_KINDS,
     CanonicalField,
     Resolution,
     Vocabulary,
@@ -86,12 +85,10 @@ class Normalizer:
         """Canonical form of ``pred`` read by a ``vendor`` rule with log-source ``context``."""
         value = pred.value if pred.value is not None else ""
         if not pred.field:
-            return Normalized(KEYWORD_FIELD, pred.op, _fold(value, pred.case_sensitive,
-                                                           pred.op, "text"))
+            return Normalized(KEYWORD_FIELD, pred.op, _fold(value, pred.case_sensitive, pred.op))
         if pred.stage not in INDICATOR_STAGES:
             # Columns the query computed are named by the query, not by any log source.
-            return Normalized(pred.field, pred.op, _fold(value, pred.case_sensitive,
-                                                         pred.op, "text"))
+            return Normalized(pred.field, pred.op, _fold(value, pred.case_sensitive, pred.op))
         field = self.vocabulary.resolve(vendor, context, pred.field).field
         if pred.op == "fieldref":
             other = self.vocabulary.resolve(vendor, context, value).field.id
@@ -117,7 +114,7 @@ class Normalizer:
         if encoding:
             # The bytes searched for depend on the plain text's exact case.
             return Normalized(f"{field.id}|{encoding}", op, value)
-        value = _fold(value, case_sensitive, op, field.kind)
+        value = _fold(value, case_sensitive, op)
         if op not in value_rules.PATTERN_OPS:
             return Normalized(field.id, op, value)
         fid, kind = field.id, field.kind
@@ -144,16 +141,15 @@ class Normalizer:
         return Normalized(fid, op, value)
 
 
-def _fold(value: str, case_sensitive: bool, op: str, kind: str) -> str:
-    """Case-fold unless the test is case-sensitive on free text, or a regex.
+def _fold(value: str, case_sensitive: bool, op: str) -> str:
+    """Case-fold unless the test is case-sensitive or a regex.
 
-    Identifier fields are folded even under a case-sensitive test (an Elastic keyword
-    field), which merges a check for ``PowerShell.exe`` with one for ``powershell.exe``
-    although the first misses events spelled the second way.
+    A case-sensitive check keeps its case: Elastic's ``process.name == "PowerShell.exe"``
+    misses events spelled ``powershell.exe``, so it is not the same indicator as a
+    case-insensitive check for either spelling. A case-sensitive check written in lower
+    case still meets the case-insensitive one.
     """
-    if op == "regex_match":
-        return value
-    if case_sensitive and kind in TEXT_KINDS:
+    if op == "regex_match" or case_sensitive:
         return value
     return value.casefold()
 

@@ -27,9 +27,6 @@ VALUE_KINDS = frozenset({
 })
 """How a field's values are normalized; see the header of ``fields.yaml``."""
 
-TEXT_KINDS = frozenset({"text", "args"})
-"""Kinds whose case-sensitive values keep their case."""
-
 ALIAS_GROUPS = ("sigma", "elastic", "splunk", "raw", "windows")
 
 VENDOR_GROUPS: dict[str, tuple[str, ...]] = {

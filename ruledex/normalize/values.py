@@ -26,20 +26,24 @@ SEPARATORS = ("\\", "/")
 AFFIX_OPS = frozenset({"eq", "starts_with", "ends_with", "contains"})
 PATTERN_OPS = AFFIX_OPS | {"wildcard"}
 
-_DRIVE = re.compile(r"^\*?(?:[a-z?])?:\\|^\*?\\device\\harddiskvolume(?:\d+|[?*]+)\\")
+_DRIVE = re.compile(r"^\*?(?:[a-z?])?:\\|^\*?\\device\\harddiskvolume(?:\d+|[?*]+)\\",
+                    re.IGNORECASE)
 _HIVE = re.compile(
     r"^(\*?)(hkey_local_machine|hklm|\\registry\\machine|machine|hkey_users|hku|"
-    r"\\registry\\user|hkey_current_user|hkcu|hkey_classes_root|hkcr|h[a-z_]*\*)(?=\\|$)")
+    r"\\registry\\user|hkey_current_user|hkcu|hkey_classes_root|hkcr|h[a-z_]*\*)(?=\\|$)",
+    re.IGNORECASE)
 _USER_HIVES = frozenset({"hkey_users", "hku", "\\registry\\user"})
 _CLASS_HIVES = frozenset({"hkey_classes_root", "hkcr"})
 # The user SID segment after HKU: a SID, .DEFAULT, or a wildcard, maybe with _Classes.
-_SID = re.compile(r"^\\(?:s-1-[0-9-]*\*?|\.default|\*)(_classes)?(?=\\|$)")
+_SID = re.compile(r"^\\(?:s-1-[0-9-]*\*?|\.default|\*)(_classes)?(?=\\|$)", re.IGNORECASE)
 _CONTROL_SET = re.compile(
-    r"(?:^|\\)(?:system\\)?\*?(?:current)?controlset(?:\d{3}|\d{0,3}[*?]+(?=\\))?(?=\\|\*|$)")
+    r"(?:^|\\)(?:system\\)?\*?(?:current)?controlset(?:\d{3}|\d{0,3}[*?]+(?=\\))?(?=\\|\*|$)",
+    re.IGNORECASE)
 _DWORD = re.compile(
-    r"(?:dword|qword)\s*\(\s*(?:0x)?([0-9a-f]+)(?:\s*-\s*(?:0x)?([0-9a-f]+))?\s*\)")
-_HEX = re.compile(r"0x[0-9a-f]{1,16}")
-_HASH = re.compile(r"(md5|sha1|sha256|sha384|sha512|imphash)=([0-9a-f]+)")
+    r"(?:dword|qword)\s*\(\s*(?:0x)?([0-9a-f]+)(?:\s*-\s*(?:0x)?([0-9a-f]+))?\s*\)",
+    re.IGNORECASE)
+_HEX = re.compile(r"0x[0-9a-f]{1,16}", re.IGNORECASE)
+_HASH = re.compile(r"(md5|sha1|sha256|sha384|sha512|imphash)=([0-9a-f]+)", re.IGNORECASE)
 _EXTENSION = re.compile(r"\.[^.\\/]+")
 
 Key = tuple[str, str, str]
@@ -70,7 +74,7 @@ def fold_drive(op: str, value: str) -> tuple[str, str]:
     """``C:\\x``, ``?:\\x``, ``*:\\x`` and ``\\Device\\HarddiskVolume3\\x`` -> ``%drive%\\x``.
 
     The drive starts the path, so a wildcard before it is dropped: ``*:\\Windows\\*``
-    is a starts_with like ``C:\\Windows\\``. Values are expected case-folded.
+    is a starts_with like ``C:\\Windows\\``. Case-sensitive values keep their case.
     """
     pattern = as_pattern(op, value)
     if pattern is None:
@@ -138,7 +142,7 @@ def registry_key(op: str, value: str) -> tuple[str, str]:
     ``HKLM\\Software\\X\\*`` and ``HKU\\*\\Software\\X\\*`` both become contains
     ``\\software\\x\\``; ``HKCU\\...`` is HKU with its SID; HKCR and the user's
     ``_Classes`` hive are ``\\software\\classes``; control sets fold to ``%controlset%``.
-    Values are expected case-folded.
+    Hives and control sets are recognised in any case.
     """
     pattern = as_pattern(op, value)
     if pattern is None:
@@ -154,7 +158,7 @@ def _drop_hive(pattern: str) -> str:
     match = _HIVE.match(pattern)
     if match is None:
         return pattern
-    hive = match.group(2)
+    hive = match.group(2).lower()
     rest = pattern[match.end():]
     classes = hive in _CLASS_HIVES
     if hive in _USER_HIVES:
@@ -194,7 +198,8 @@ def project_hashes(field: str, op: str, value: str) -> Key:
     if match is None:
         return field, op, value
     entity = field.removesuffix(".hash")
-    algorithm, digest = match.groups()
+    # Hex digests mean the same in either case.
+    algorithm, digest = match.group(1).lower(), match.group(2).lower()
     if algorithm == "imphash":
         return f"{entity}.pe.imphash", "eq", digest
     return f"{entity}.hash.{algorithm}", "eq", digest
