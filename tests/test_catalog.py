@@ -164,3 +164,15 @@ def test_broken_files_of_every_vendor_are_reported_and_the_build_goes_on(
     assert len(failures["splunk"]) == 1 and failures["splunk"][0].startswith(
         "detections/broken.yml:2: not valid YAML")
     assert "\n" not in failures["splunk"][0]
+
+
+def test_field_summaries_are_built_with_the_catalog(tmp_path: Path) -> None:
+    db = tmp_path / "c.sqlite"
+    build(db, [repo(tmp_path, **{"logic.yml": BROKEN_LOGIC.replace("condition: nope",
+                                                                   "condition: sel")})])
+    conn = connect(db)
+    (row,) = conn.execute("SELECT * FROM fields").fetchall()
+    assert (row["field"], row["rules"], row["sigma"], row["elastic"], row["indicators"]) == (
+        "process.executable", 2, 2, 0, 1)
+    assert [tuple(r) for r in conn.execute("SELECT * FROM field_aliases")] == [
+        ("Image", "process.executable", "sigma", 2)]

@@ -33,24 +33,13 @@ def field_from_slug(slug: str) -> str:
 
 
 def list_fields(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Every canonical field tested on events, with visible rules per vendor.
-
-    This reads every event-stage predicate once; callers serving many requests
-    should keep the result (the catalog does not change while it is open).
-    """
-    per_vendor: dict[str, dict[str, int]] = defaultdict(dict)
-    for field, vendor, rules in conn.execute(
-            "SELECT p.field, r.vendor, COUNT(DISTINCT p.rid) FROM predicates p "
-            "JOIN rules r ON r.rid = p.rid WHERE p.iid IS NOT NULL AND r.hidden = 0 "
-            "GROUP BY p.field, r.vendor"):
-        per_vendor[field][vendor] = rules
-    indicators = dict(conn.execute(
-        "SELECT field, COUNT(*) FROM indicators WHERE rules > 0 GROUP BY field").fetchall())
-    out = [{"field": field, "label": field_label(field), "slug": field_slug(field),
-            "rules": sum(counts.values()), "vendors": counts,
-            "indicators": indicators.get(field, 0)}
-           for field, counts in per_vendor.items()]
-    out.sort(key=lambda f: (-f["rules"], f["field"]))
+    """Every canonical field tested on events, with visible rules per vendor."""
+    out = []
+    for row in conn.execute("SELECT * FROM fields ORDER BY rules DESC, field"):
+        vendors = {v: row[v] for v in ("sigma", "elastic", "splunk") if row[v]}
+        out.append({"field": row["field"], "label": field_label(row["field"]),
+                    "slug": field_slug(row["field"]), "rules": row["rules"],
+                    "vendors": vendors, "indicators": row["indicators"]})
     return out
 
 

@@ -168,17 +168,12 @@ def _condition_from_parts(parts: dict[str, str]) -> Condition:
 
 
 def field_vocabulary(conn: sqlite3.Connection) -> dict[str, set[str]]:
-    """Every name a field goes by (canonical, label, raw per vendor), folded, to canonical.
-
-    This reads every event-stage predicate once; keep the result between searches.
-    """
+    """Every name a field goes by (canonical, label, raw per vendor), folded, to canonical."""
     names: dict[str, set[str]] = {}
     for (canonical,) in conn.execute("SELECT DISTINCT field FROM indicators"):
         for name in (canonical, field_label(canonical)):
             names.setdefault(name.casefold(), set()).add(canonical)
-    for raw, canonical in conn.execute(
-            "SELECT DISTINCT field_raw, field FROM predicates "
-            "WHERE iid IS NOT NULL AND field_raw IS NOT NULL"):
+    for raw, canonical in conn.execute("SELECT DISTINCT field_raw, field FROM field_aliases"):
         names.setdefault(raw.casefold(), set()).add(canonical)
     return names
 

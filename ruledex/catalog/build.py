@@ -231,7 +231,7 @@ class CatalogWriter:
             summary.parsed += 1
 
     def finish(self) -> None:
-        """Write the indicator table with its reach counts, the search index, statistics."""
+        """Write the indicator and field summaries, the search index and statistics."""
         self.conn.executemany(
             "INSERT INTO indicators (iid, field, op, value) VALUES (?, ?, ?, ?)",
             [(iid, f, o, v) for (f, o, v), iid in self.indicators.items()])
@@ -255,6 +255,24 @@ class CatalogWriter:
               GROUP BY p.iid
             ) AS c
             WHERE indicators.iid = c.iid
+        """)
+        self.conn.execute("""
+            INSERT INTO fields
+            SELECT p.field, COUNT(DISTINCT p.rid),
+              COUNT(DISTINCT CASE WHEN r.vendor = 'sigma' THEN p.rid END),
+              COUNT(DISTINCT CASE WHEN r.vendor = 'elastic' THEN p.rid END),
+              COUNT(DISTINCT CASE WHEN r.vendor = 'splunk' THEN p.rid END),
+              (SELECT COUNT(*) FROM indicators i WHERE i.field = p.field AND i.rules > 0)
+            FROM predicates p JOIN rules r ON r.rid = p.rid
+            WHERE p.iid IS NOT NULL AND r.hidden = 0
+            GROUP BY p.field
+        """)
+        self.conn.execute("""
+            INSERT INTO field_aliases
+            SELECT p.field_raw, p.field, r.vendor, COUNT(*)
+            FROM predicates p JOIN rules r ON r.rid = p.rid
+            WHERE p.iid IS NOT NULL AND p.field_raw IS NOT NULL
+            GROUP BY p.field_raw, p.field, r.vendor
         """)
         self.conn.execute("INSERT INTO rules_fts(rules_fts) VALUES ('rebuild')")
         self.conn.execute("INSERT INTO meta VALUES ('built_at', ?)",

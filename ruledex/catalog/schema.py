@@ -115,6 +115,26 @@ CREATE TABLE indicators (
 );
 CREATE INDEX indicators_reach ON indicators(vendors, rules);
 
+-- Canonical fields tested on events, with visible rules per vendor, and the raw names
+-- each vendor wrote for them: summaries of the predicates table made once per build.
+CREATE TABLE fields (
+    field TEXT PRIMARY KEY,
+    rules INTEGER NOT NULL,
+    sigma INTEGER NOT NULL,
+    elastic INTEGER NOT NULL,
+    splunk INTEGER NOT NULL,
+    indicators INTEGER NOT NULL     -- distinct indicators on it that visible rules check
+);
+
+CREATE TABLE field_aliases (
+    field_raw TEXT NOT NULL,
+    field TEXT NOT NULL,
+    vendor TEXT NOT NULL,
+    predicates INTEGER NOT NULL,
+    PRIMARY KEY (field_raw, field, vendor)
+) WITHOUT ROWID;
+CREATE INDEX field_aliases_field ON field_aliases(field);
+
 CREATE TABLE predicates (
     pid INTEGER PRIMARY KEY,
     rid INTEGER NOT NULL REFERENCES rules(rid),
