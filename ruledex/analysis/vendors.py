@@ -65,13 +65,11 @@ def vendor_page(conn: sqlite3.Connection, vendor: str) -> dict[str, Any]:
             "LEFT JOIN rule_tactics rt ON rt.tactic = t.shortname AND rt.rid IN "
             "(SELECT rid FROM rules WHERE vendor = ? AND hidden = 0) "
             "GROUP BY t.shortname ORDER BY t.ord", (vendor,))]
-    # Sums over indicators count (rule, indicator) pairs: a rule checking three
-    # values of one field adds three, which ranks fields by how much they are used.
     fields = [
-        {"field": r[0], "indicators": r[1], "checks": r[2]}
+        {"field": r[0], "rules": r[1]}
         for r in conn.execute(
-            f"SELECT field, COUNT(*), SUM({vendor}) FROM indicators WHERE {vendor} > 0 "
-            f"GROUP BY field ORDER BY SUM({vendor}) DESC, field LIMIT ?", (TOP,))]
+            f"SELECT field, {vendor} FROM fields WHERE {vendor} > 0 "
+            f"ORDER BY {vendor} DESC, field LIMIT ?", (TOP,))]
     shared = [
         dict(r) for r in conn.execute(
             f"SELECT iid, field, op, value, rules, sigma, elastic, splunk, vendors "
