@@ -475,3 +475,10 @@ def test_vocabulary_commands(catalog: sqlite3.Connection, tmp_path: Path) -> Non
     assert result.exit_code == 0 and '"basename_eq"' in result.output
     result = runner.invoke(main, ["vocabulary", "coverage", "--db", str(tmp_path / "no.db")])
     assert result.exit_code == 1 and "CatalogMissing" in result.output
+
+
+def test_data_model_fields_stay_theirs_in_any_log_source() -> None:
+    okta = {"data_source": ["Okta"]}
+    assert splunk("All_Risk.risk_object_type", "eq", "user", okta)[0] == \
+        "All_Risk.risk_object_type"
+    assert splunk("eventType", "eq", "user.session.start", okta)[0] == "event.action"

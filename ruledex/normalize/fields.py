@@ -296,15 +296,19 @@ class Vocabulary:
         if vendor == "elastic" and name.startswith(WINDOWS_PREFIX):
             field_id = self._alias(("windows",), name[len(WINDOWS_PREFIX):], ctx)
             return Resolution(self.field(field_id or name), True)
+        prefixes, exact = self.namespaces.get(vendor, ((), frozenset()))
+        owned = name in exact or name.startswith(prefixes)
         for prefix in self.prefixes:
+            # A log source's catch-all prefix (raw "") must not claim a name the vendor's
+            # schema owns: a Splunk search on Okta data may still read the Risk data model.
             if (name.startswith(prefix.raw) and name != prefix.raw
+                    and not (owned and not prefix.raw)
                     and any(g in groups for g in prefix.groups)
                     and self._matches(prefix.when, ctx)):
                 rest = name[len(prefix.raw):]
                 return Resolution(self.field(
                     prefix.canonical + (snake_case(rest) if prefix.snake else rest)), True)
-        prefixes, exact = self.namespaces.get(vendor, ((), frozenset()))
-        if name in exact or name.startswith(prefixes):
+        if owned:
             return Resolution(self.field(name), True)
         return Resolution(self.field(raw), False)
 
