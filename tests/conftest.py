@@ -11,6 +11,9 @@ import pytest
 from ruledex.catalog.build import build
 from ruledex.catalog.store import connect
 
+# The small hand-made catalog and client the web tests share.
+pytest_plugins = ["web_catalog"]
+
 CORPUS = Path(os.environ.get(
     "RULEDEX_CORPUS", Path(__file__).resolve().parents[1].parent / "shared" / "corpus"))
 ATTACK_BUNDLE = CORPUS.parent / "attack" / "enterprise-attack-18.1.json.gz"
