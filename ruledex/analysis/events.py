@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ruledex.analysis.technique import VENDOR_ORDER
-from ruledex.catalog.store import hidden_clause
+from ruledex.catalog.store import hidden_clause, select_in
 from ruledex.events.catalog import EventCatalog, UnknownEvent, load
 from ruledex.events.splunk import resolve_data_source
 from ruledex.normalize import field_label
@@ -118,18 +118,12 @@ def event_page(conn: sqlite3.Connection, event_id: str,
     }
 
 
-def _chunks(items: list[int], size: int = 900) -> list[list[int]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
-
-
 def _techniques(conn: sqlite3.Connection, rids: list[int]) -> list[dict[str, Any]]:
     counts: Counter[str] = Counter()
-    for chunk in _chunks(rids):
-        marks = ",".join("?" * len(chunk))
-        for technique, n in conn.execute(
-                f"SELECT technique_id, COUNT(DISTINCT rid) FROM rule_techniques "
-                f"WHERE rid IN ({marks}) GROUP BY 1", chunk):
-            counts[technique] += n
+    for technique, n in select_in(
+            conn, "SELECT technique_id, COUNT(DISTINCT rid) FROM rule_techniques "
+                  "WHERE rid IN ({ids}) GROUP BY 1", rids):
+        counts[technique] += n
     names = dict(conn.execute("SELECT id, name FROM techniques").fetchall())
     return [{"id": t, "name": names.get(t, ""), "rules": n}
             for t, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
@@ -139,11 +133,10 @@ def _rules(conn: sqlite3.Connection, rows: list[sqlite3.Row],
            event_id: str) -> dict[str, list[dict[str, Any]]]:
     """Rules per vendor, each with the other events that would do instead of this one."""
     groups: dict[tuple[int, int], list[str]] = defaultdict(list)
-    for chunk in _chunks(sorted({r["rid"] for r in rows})):
-        marks = ",".join("?" * len(chunk))
-        for rid, grp, other in conn.execute(
-                f"SELECT rid, grp, event_id FROM rule_events WHERE rid IN ({marks})", chunk):
-            groups[(rid, grp)].append(other)
+    for rid, grp, other in select_in(
+            conn, "SELECT rid, grp, event_id FROM rule_events WHERE rid IN ({ids})",
+            sorted({r["rid"] for r in rows})):
+        groups[(rid, grp)].append(other)
     out: dict[str, list[dict[str, Any]]] = {}
     seen: set[int] = set()
     for r in rows:
@@ -165,17 +158,15 @@ def _fields(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[dict[str,
     rules: dict[str, set[int]] = defaultdict(set)
     excluded: dict[str, set[int]] = defaultdict(set)
     aliases: dict[str, Counter[str]] = defaultdict(Counter)
-    for chunk in _chunks(sorted(steps)):
-        marks = ",".join("?" * len(chunk))
-        for rid, field, raw, negated, step in conn.execute(
-                f"SELECT rid, field, field_raw, negated, step FROM predicates "
-                f"WHERE rid IN ({marks}) AND stage = 'event'", chunk):
-            wanted = steps[rid]
-            if None not in wanted and step not in wanted:
-                continue
-            (excluded if negated else rules)[field].add(rid)
-            if raw:
-                aliases[field][raw] += 1
+    for rid, field, raw, negated, step in select_in(
+            conn, "SELECT rid, field, field_raw, negated, step FROM predicates "
+                  "WHERE rid IN ({ids}) AND stage = 'event'", sorted(steps)):
+        wanted = steps[rid]
+        if None not in wanted and step not in wanted:
+            continue
+        (excluded if negated else rules)[field].add(rid)
+        if raw:
+            aliases[field][raw] += 1
     out: list[dict[str, Any]] = [{"field": f, "label": field_label(f),
             "aliases": [a for a, _ in aliases[f].most_common(3)],
             "rules": len(rules.get(f, ())), "exclusion_rules": len(excluded.get(f, ()))}

@@ -6,7 +6,7 @@ import sqlite3
 from typing import Any
 
 from ruledex.analysis.vendors import VENDORS, level_rank
-from ruledex.catalog.store import hidden_clause
+from ruledex.catalog.store import hidden_clause, select_in
 from ruledex.model import RuledexError
 from ruledex.normalize import field_label
 
@@ -39,13 +39,10 @@ def indicator_page(conn: sqlite3.Connection, iid: int,
             entry["raw"].append(spelling)
     rids = sorted({rid for rid, _ in rules})
     techniques: dict[int, list[str]] = {}
-    for start in range(0, len(rids), 900):
-        chunk = rids[start:start + 900]
-        marks = ",".join("?" * len(chunk))
-        for rid, technique_id in conn.execute(
-                f"SELECT rid, technique_id FROM rule_techniques WHERE rid IN ({marks}) "
-                f"ORDER BY technique_id", chunk):
-            techniques.setdefault(rid, []).append(technique_id)
+    for rid, technique_id in select_in(
+            conn, "SELECT rid, technique_id FROM rule_techniques WHERE rid IN ({ids}) "
+                  "ORDER BY technique_id", rids):
+        techniques.setdefault(rid, []).append(technique_id)
     for (rid, _), entry in rules.items():
         entry["techniques"] = techniques.get(rid, [])
     ordered = sorted(rules.values(), key=lambda e: (

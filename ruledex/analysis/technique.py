@@ -7,7 +7,7 @@ import sqlite3
 from collections import Counter, defaultdict
 from typing import Any
 
-from ruledex.catalog.store import hidden_clause
+from ruledex.catalog.store import hidden_clause, select_in
 from ruledex.model import RuledexError
 from ruledex.normalize import field_label
 
@@ -76,20 +76,10 @@ def technique_page(conn: sqlite3.Connection, technique_id: str,
     }
 
 
-def _chunks(items: list[int], size: int = 900) -> list[list[int]]:
-    return [items[i:i + size] for i in range(0, len(items), size)] or [[]]
-
-
 def _event_predicates(conn: sqlite3.Connection, rids: list[int]) -> list[sqlite3.Row]:
-    rows: list[sqlite3.Row] = []
-    for chunk in _chunks(rids):
-        if not chunk:
-            continue
-        marks = ",".join("?" * len(chunk))
-        rows.extend(conn.execute(
-            f"SELECT rid, field_raw, field, op, value, value_raw, negated, iid FROM predicates "
-            f"WHERE rid IN ({marks}) AND iid IS NOT NULL", chunk).fetchall())
-    return rows
+    return list(select_in(
+        conn, "SELECT rid, field_raw, field, op, value, value_raw, negated, iid "
+              "FROM predicates WHERE rid IN ({ids}) AND iid IS NOT NULL", rids))
 
 
 def _fields(predicates: list[sqlite3.Row], by_rid: dict[int, sqlite3.Row]) -> list[dict[str, Any]]:
@@ -147,18 +137,11 @@ def _indicators(conn: sqlite3.Connection, predicates: list[sqlite3.Row],
 def _reach(conn: sqlite3.Connection, iids: list[int], negated: bool,
            visible: str) -> dict[int, int]:
     """How many rules in the whole catalog check each indicator, with the same polarity."""
-    reach: dict[int, int] = {}
-    for chunk in _chunks(iids):
-        if not chunk:
-            continue
-        marks = ",".join("?" * len(chunk))
-        for row in conn.execute(
-                f"SELECT p.iid, COUNT(DISTINCT p.rid) FROM predicates p "
-                f"JOIN rules r ON r.rid = p.rid "
-                f"WHERE p.iid IN ({marks}) AND p.negated = ? AND {visible} GROUP BY p.iid",
-                [*chunk, int(negated)]):
-            reach[row[0]] = row[1]
-    return reach
+    return {row[0]: row[1] for row in select_in(
+        conn, "SELECT p.iid, COUNT(DISTINCT p.rid) FROM predicates p "
+              "JOIN rules r ON r.rid = p.rid "
+              f"WHERE p.iid IN ({{ids}}) AND p.negated = ? AND {visible} GROUP BY p.iid",
+        iids, int(negated))}
 
 
 def _subtechniques(conn: sqlite3.Connection, technique_id: str,
@@ -175,16 +158,12 @@ def _subtechniques(conn: sqlite3.Connection, technique_id: str,
 def _events(conn: sqlite3.Connection, rids: list[int]) -> list[dict[str, Any]]:
     counts: Counter[str] = Counter()
     names: dict[str, str] = {}
-    for chunk in _chunks(rids):
-        if not chunk:
-            continue
-        marks = ",".join("?" * len(chunk))
-        for row in conn.execute(
-                f"SELECT e.id, e.name, COUNT(DISTINCT re.rid) FROM rule_events re "
-                f"JOIN events e ON e.id = re.event_id WHERE re.rid IN ({marks}) "
-                f"GROUP BY e.id", chunk):
-            counts[row[0]] += row[2]
-            names[row[0]] = row[1]
+    for row in select_in(
+            conn, "SELECT e.id, e.name, COUNT(DISTINCT re.rid) FROM rule_events re "
+                  "JOIN events e ON e.id = re.event_id WHERE re.rid IN ({ids}) "
+                  "GROUP BY e.id", rids):
+        counts[row[0]] += row[2]
+        names[row[0]] = row[1]
     return [{"id": e, "name": names[e], "rules": n}
             for e, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 

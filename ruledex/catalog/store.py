@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from ruledex.model import RuledexError
 
@@ -32,3 +34,16 @@ def connect(db: Path | str, readonly: bool = True) -> sqlite3.Connection:
 def hidden_clause(include_hidden: bool, alias: str = "r") -> str:
     """SQL condition keeping deprecated rules, building blocks and hunting queries out."""
     return "1" if include_hidden else f"{alias}.hidden = 0"
+
+
+def select_in(conn: sqlite3.Connection, sql: str, ids: Sequence[Any],
+              *params: Any, size: int = 900) -> Iterator[Any]:
+    """Rows of ``sql`` whose ``{ids}`` stands for the list ``ids``, bound before ``params``.
+
+    SQLite caps the number of bound variables, so long lists are queried in chunks;
+    a GROUP BY over the listed column stays correct, since chunks do not overlap.
+    """
+    for start in range(0, len(ids), size):
+        chunk = list(ids[start:start + size])
+        yield from conn.execute(sql.replace("{ids}", ",".join("?" * len(chunk))),
+                                [*chunk, *params])
