@@ -176,3 +176,28 @@ def test_field_summaries_are_built_with_the_catalog(tmp_path: Path) -> None:
         "process.executable", 2, 2, 0, 1)
     assert [tuple(r) for r in conn.execute("SELECT * FROM field_aliases")] == [
         ("Image", "process.executable", "sigma", 2)]
+
+
+def test_layouts_are_told_apart(tmp_path: Path) -> None:
+    from ruledex.sources import detect
+
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "one.yml").write_text(GOOD, encoding="utf-8")
+    assert detect(plain) == "sigma"
+    summary = build(tmp_path / "c.sqlite", [plain])
+    assert summary.sources[0].rules == 1
+    assert connect(tmp_path / "c.sqlite").execute("SELECT path FROM rules").fetchone()[0] == \
+        "one.yml"
+
+    elastic = tmp_path / "elastic"
+    (elastic / "rules").mkdir(parents=True)
+    (elastic / "rules" / "r.toml").write_text("[rule]\nname = 'x'\n", encoding="utf-8")
+    (elastic / "rules" / "notes.yml").write_text("detection: {}\n", encoding="utf-8")
+    assert detect(elastic) == "elastic"
+
+    splunk = tmp_path / "splunk"
+    (splunk / "detections").mkdir(parents=True)
+    (splunk / "macros").mkdir()
+    (splunk / "detections" / "d.yml").write_text("name: d\nsearch: a=1\n", encoding="utf-8")
+    assert detect(splunk) == "splunk"

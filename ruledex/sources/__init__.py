@@ -15,6 +15,8 @@ VENDORS: dict[str, str] = {
 }
 """Vendor name to the class reading its repository, as ``module:Class``."""
 
+DETECTION_ORDER = ("splunk", "elastic", "sigma")
+
 
 def source_class(vendor: str) -> type[Source]:
     """The :class:`Source` subclass of a vendor."""
@@ -30,7 +32,8 @@ def detect(root: Path) -> str:
     root = Path(root)
     if not root.is_dir():
         raise RuledexError("not a folder", str(root))
-    for vendor in VENDORS:
+    # Most specific layout first: a Sigma source also accepts any folder of rules.
+    for vendor in DETECTION_ORDER:
         try:
             cls = source_class(vendor)
         except ImportError:

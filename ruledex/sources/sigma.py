@@ -90,25 +90,42 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _rule_folders(root: Path) -> list[Path]:
+    """A checkout's rule folders: rules, rules-emerging-threats, ... and deprecated."""
+    return sorted(folder for folder in root.iterdir() if folder.is_dir() and (
+        folder.name.startswith("rules") or folder.name == "deprecated"))
+
+
+_SIGMA_KEY = re.compile(r"^(?:detection|correlation|filter|logsource):", re.MULTILINE)
+
+
+def _looks_like_sigma(path: Path) -> bool:
+    try:
+        return bool(_SIGMA_KEY.search(path.read_text(encoding="utf-8", errors="replace")))
+    except OSError:
+        return False
+
+
 class SigmaSource(Source):
-    """A SigmaHQ/sigma checkout: every ``rules*`` and ``deprecated`` folder."""
+    """A SigmaHQ/sigma checkout (every ``rules*`` and ``deprecated`` folder), or any
+    folder of Sigma rules; paths are relative to the folder given."""
 
     vendor = "sigma"
 
     @classmethod
     def detect(cls, root: Path) -> bool:
-        rules = Path(root) / "rules"
-        if not rules.is_dir() or (Path(root) / "detections").is_dir():
+        root = Path(root)
+        if (root / "detections").is_dir():
             return False
-        return next(rules.rglob("*.yml"), None) is not None
+        if _rule_folders(root):
+            return any(next(folder.rglob("*.yml"), None) for folder in _rule_folders(root))
+        # A plain folder of Sigma rules, such as one folder of a checkout.
+        first = next(root.rglob("*.yml"), None)
+        return first is not None and _looks_like_sigma(first)
 
     def files(self) -> list[Path]:
-        found: list[Path] = []
-        for folder in sorted(self.root.iterdir()):
-            if folder.is_dir() and (folder.name.startswith("rules")
-                                    or folder.name == "deprecated"):
-                found.extend(folder.rglob("*.yml"))
-        return sorted(found)
+        folders = _rule_folders(self.root) or [self.root]
+        return sorted(path for folder in folders for path in folder.rglob("*.yml"))
 
     def load(self, path: Path) -> list[Rule]:
         relative, text = self.read(path)
