@@ -201,3 +201,22 @@ def test_layouts_are_told_apart(tmp_path: Path) -> None:
     (splunk / "macros").mkdir()
     (splunk / "detections" / "d.yml").write_text("name: d\nsearch: a=1\n", encoding="utf-8")
     assert detect(splunk) == "splunk"
+
+
+def test_rule_paths_are_relative_to_the_checkout_however_it_is_given(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for vendor, name, text in (
+            ("sigma", "rules/a.yml", GOOD),
+            ("elastic", "rules/a.toml", "[rule]\nname = 'x'\nrule_id = 'e'\ntype = 'query'\n"
+                                        "language = 'kuery'\nquery = 'a : b'\n"),
+            ("splunk", "detections/a.yml", "name: d\nid: s\nsearch: a=1\n")):
+        path = tmp_path / vendor / name
+        path.parent.mkdir(parents=True)
+        path.write_text(text, encoding="utf-8")
+    (tmp_path / "splunk" / "macros").mkdir()
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    build(tmp_path / "c.sqlite", ["../sigma", f"elastic={tmp_path / 'elastic'}", "../splunk"])
+    paths = dict(connect(tmp_path / "c.sqlite").execute("SELECT vendor, path FROM rules"))
+    assert paths == {"sigma": "rules/a.yml", "elastic": "rules/a.toml",
+                     "splunk": "detections/a.yml"}

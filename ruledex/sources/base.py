@@ -38,7 +38,11 @@ class Source(ABC):
 
     def relative(self, path: Path) -> str:
         """``path`` relative to the checkout root, with forward slashes."""
-        return Path(path).relative_to(self.root).as_posix()
+        try:
+            return Path(path).relative_to(self.root).as_posix()
+        except ValueError:
+            # One side may be absolute or go through a symbolic link.
+            return Path(path).resolve().relative_to(self.root.resolve()).as_posix()
 
     def read(self, path: Path) -> tuple[str, str]:
         """A rule file's path relative to the root and its text, or an error naming it."""
@@ -46,7 +50,7 @@ class Source(ABC):
         try:
             relative = self.relative(full)
         except ValueError:
-            relative = full.as_posix()
+            relative = full.as_posix()  # a file given outside the checkout
         try:
             return relative, full.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as err:

@@ -117,7 +117,7 @@ class SplunkSource(Source):
         return (root / "detections").is_dir() and (root / "macros").is_dir()
 
     def files(self) -> list[Path]:
-        return sorted((self.root.resolve() / "detections").glob("**/*.yml"))
+        return sorted((self.root / "detections").glob("**/*.yml"))
 
     @cached_property
     def macros(self) -> dict[str, Macro]:
