@@ -220,3 +220,14 @@ def test_rule_paths_are_relative_to_the_checkout_however_it_is_given(
     paths = dict(connect(tmp_path / "c.sqlite").execute("SELECT vendor, path FROM rules"))
     assert paths == {"sigma": "rules/a.yml", "elastic": "rules/a.toml",
                      "splunk": "detections/a.yml"}
+
+
+def test_a_plain_folder_of_elastic_rules(tmp_path: Path) -> None:
+    from ruledex.sources import detect
+
+    folder = tmp_path / "windows"
+    folder.mkdir()
+    (folder / "a.toml").write_text("[rule]\nname = 'x'\nrule_id = 'e'\ntype = 'query'\n"
+                                   "language = 'kuery'\nquery = 'a : b'\n", encoding="utf-8")
+    assert detect(folder) == "elastic"
+    assert build(tmp_path / "c.sqlite", [folder]).sources[0].rules == 1

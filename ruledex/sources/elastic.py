@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 
 FOLDERS = ("rules", "rules_building_block", "hunting")
 """Top-level folders of a checkout that hold rule and hunting files."""
+
+_RULE_TABLE = re.compile(r"^\[(?:rule|hunt)\]", re.MULTILINE)
 
 DATA_SOURCE_TAG = "Data Source: "
 
@@ -61,16 +64,17 @@ class ElasticSource(Source):
     @classmethod
     def detect(cls, root: Path) -> bool:
         rules = Path(root) / "rules"
-        return rules.is_dir() and next(rules.rglob("*.toml"), None) is not None
+        if rules.is_dir():
+            return next(rules.rglob("*.toml"), None) is not None
+        # A plain folder of rule files, such as one folder of a checkout.
+        first = next(Path(root).rglob("*.toml"), None)
+        return first is not None and _RULE_TABLE.search(
+            first.read_text(encoding="utf-8", errors="replace")) is not None
 
     def files(self) -> list[Path]:
-        found: list[Path] = []
-        for name in FOLDERS:
-            folder = self.root / name
-            if not folder.is_dir():
-                continue
-            found.extend(folder.rglob("*.toml"))
-        return sorted(found)
+        folders = [self.root / name for name in FOLDERS if (self.root / name).is_dir()]
+        return sorted(path for folder in folders or [self.root]
+                      for path in folder.rglob("*.toml"))
 
     def load(self, path: Path) -> list[Rule]:
         relative, text = self.read(path)
