@@ -231,3 +231,16 @@ def test_a_plain_folder_of_elastic_rules(tmp_path: Path) -> None:
                                    "language = 'kuery'\nquery = 'a : b'\n", encoding="utf-8")
     assert detect(folder) == "elastic"
     assert build(tmp_path / "c.sqlite", [folder]).sources[0].rules == 1
+
+
+def test_a_plain_folder_of_splunk_detections(tmp_path: Path) -> None:
+    from ruledex.sources import detect
+
+    folder = tmp_path / "endpoint"
+    folder.mkdir()
+    (folder / "d.yml").write_text("name: d\nid: s1\nsearch: '`sysmon` process_name=cmd.exe'\n",
+                                  encoding="utf-8")
+    assert detect(folder) == "splunk"
+    conn = connect(build(tmp_path / "c.sqlite", [folder]).db)
+    assert [tuple(r) for r in conn.execute("SELECT field_raw, value_raw FROM predicates")] == [
+        ("process_name", "cmd.exe")]

@@ -106,6 +106,9 @@ def _strings(value: Any) -> list[str]:
     return [str(value)]
 
 
+_SEARCH_KEY = re.compile(r"^search:", re.MULTILINE)
+
+
 class SplunkSource(Source):
     """A checkout of splunk/security_content."""
 
@@ -114,10 +117,19 @@ class SplunkSource(Source):
     @classmethod
     def detect(cls, root: Path) -> bool:
         root = Path(root)
-        return (root / "detections").is_dir() and (root / "macros").is_dir()
+        if (root / "detections").is_dir():
+            return (root / "macros").is_dir()
+        # A plain folder of detections, such as one folder of a checkout: its macros are
+        # then unknown and expand to nothing, recorded on each rule.
+        first = next(root.rglob("*.yml"), None)
+        if first is None:
+            return False
+        text = first.read_text(encoding="utf-8", errors="replace")
+        return _SEARCH_KEY.search(text) is not None and "\ndetection:" not in "\n" + text
 
     def files(self) -> list[Path]:
-        return sorted((self.root / "detections").glob("**/*.yml"))
+        folder = self.root / "detections"
+        return sorted((folder if folder.is_dir() else self.root).glob("**/*.yml"))
 
     @cached_property
     def macros(self) -> dict[str, Macro]:
