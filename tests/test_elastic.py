@@ -5,61 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from elastic_rules import KQL, METADATA, RULE_HEAD, load, only, triples, write
 
-from ruledex.model import Node, Predicate, Rule, RuledexError, iter_nodes
+from ruledex.model import RuledexError, iter_nodes
 from ruledex.sources.elastic import ElasticSource
 from ruledex.sources.elastic_filters import filters_tree
 from ruledex.sources.elastic_toml import locate
-
-METADATA = """[metadata]
-creation_date = "2020/02/18"
-integration = ["endpoint"]
-maturity = "production"
-updated_date = "2024/05/21"
-
-"""
-
-RULE_HEAD = """[rule]
-author = ["Elastic", "Someone"]
-description = "Finds curl."
-index = ["logs-endpoint.events.process-*"]
-name = "Curl Activity"
-risk_score = 47
-rule_id = "11111111-2222-3333-4444-555555555555"
-severity = "medium"
-tags = ["Domain: Endpoint", "Data Source: Elastic Defend", "Data Source: Sysmon"]
-"""
-
-
-def write(root: Path, text: str, name: str = "rules/windows/r.toml") -> Path:
-    path = root / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def load(root: Path, body: str, name: str = "rules/windows/r.toml",
-         metadata: str = METADATA) -> Rule:
-    path = write(root, metadata + RULE_HEAD + body, name)
-    rules = ElasticSource(root).load(path)
-    assert len(rules) == 1
-    return rules[0]
-
-
-def triples(rule_or_tree: Rule | Node) -> list[tuple[str | None, str, str | None]]:
-    preds = rule_or_tree.predicates if isinstance(rule_or_tree, Rule) else \
-        [n.predicate for n in iter_nodes(rule_or_tree) if n.predicate is not None]
-    return [(p.field, p.op, p.value) for p in preds]
-
-
-def only(rule: Rule) -> Predicate:
-    preds = rule.predicates
-    assert len(preds) == 1, preds
-    return preds[0]
-
-
-KQL = 'type = "query"\nlanguage = "kuery"\nquery = \'\'\'\n{query}\n\'\'\'\n'
-
 
 # --- metadata ------------------------------------------------------------------------------
 
@@ -446,74 +397,3 @@ def test_locate_lines() -> None:
     assert where.keys["rule.query"] == 4 and where.string_line("rule.query") == 5
     assert where.tables["rule.filters"] == [7, 10]
     assert where.keys["rule.filters.$state.store"] == 9
-
-
-# --- hunting -------------------------------------------------------------------------------
-
-HUNT = """[hunt]
-author = "Elastic"
-description = "Rare things."
-integration = ["endpoint"]
-uuid = "aaaaaaaa-0000-0000-0000-000000000000"
-name = "Rare Network Connections"
-language = ["ES|QL", "SQL"]
-license = "Elastic License v2"
-notes = ["Look at agents."]
-mitre = ["T1071.001", "AML.T0051"]
-query = [
-'''sql
-from logs-endpoint.events.network-*
-| where process.name == "curl"
-''',
-'''
-SELECT * FROM processes WHERE name = 'curl'
-''',
-'''
-process where process.name : "nc"
-'''
-]
-"""
-
-
-def test_hunting_queries_are_alternatives(tmp_path: Path) -> None:
-    path = write(tmp_path, HUNT, "hunting/linux/queries/h.toml")
-    (rule,) = ElasticSource(tmp_path).load(path)
-    assert (rule.kind, rule.id, rule.rule_type) == \
-        ("hunting", "aaaaaaaa-0000-0000-0000-000000000000", "hunting")
-    assert rule.techniques == ["T1071.001"]
-    assert rule.extra["other_techniques"] == ["AML.T0051"]
-    assert rule.language == "esql,sql,eql"
-    assert not rule.errors
-    assert rule.tree is not None and rule.tree.kind == "or"
-    assert [c.label for c in rule.tree.children] == ["query 1", "query 2", "query 3"]
-    assert rule.tree.children[1].children[0].kind == "opaque"
-    assert triples(rule) == [("process.name", "eq", "curl"), ("event.category", "eq", "process"),
-                             ("process.name", "eq", "nc")]
-    assert rule.logsource["index"] == ["logs-endpoint.events.network-*"]
-    assert rule.logsource["event_categories"] == ["process"]
-    assert [q["line"] for q in rule.extra["queries"]] == [13, 17, 20]
-
-
-def test_hunting_query_error_points_into_the_file(tmp_path: Path) -> None:
-    path = write(tmp_path, HUNT.replace('process where process.name : "nc"',
-                                        "process where =="), "hunting/h.toml")
-    (rule,) = ElasticSource(tmp_path).load(path)
-    assert rule.parse_status == "partial"
-    assert [(e.line, e.message.split(":")[0]) for e in rule.errors] == [(20, "query 3 (EQL)")]
-
-
-def test_files_and_detect(tmp_path: Path) -> None:
-    assert not ElasticSource.detect(tmp_path)
-    write(tmp_path, METADATA + RULE_HEAD + KQL.format(query="a : b"))
-    write(tmp_path, METADATA + RULE_HEAD + KQL.format(query="a : b"),
-          "rules_building_block/b.toml")
-    write(tmp_path, HUNT, "hunting/linux/queries/h.toml")
-    write(tmp_path, "[hunt.index]\nlinux = []\n", "hunting/index.toml")
-    write(tmp_path, "[config]\nx = 1\n", "rules/config.toml")
-    assert ElasticSource.detect(tmp_path)
-    source = ElasticSource(tmp_path)
-    found = {p.relative_to(tmp_path).as_posix(): [r.kind for r in source.load(p)]
-             for p in source.files()}
-    assert found == {"hunting/index.toml": [], "hunting/linux/queries/h.toml": ["hunting"],
-                     "rules/config.toml": [], "rules/windows/r.toml": ["rule"],
-                     "rules_building_block/b.toml": ["rule"]}
