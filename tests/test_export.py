@@ -33,7 +33,7 @@ LINK = re.compile(r'(?:href|src|data-index)="([^"]*)"')
 
 
 @pytest.fixture(scope="module")
-def small_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def export_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = write_sigma_repo(tmp_path_factory.mktemp("repo"), RULES)
     db = root / "catalog.sqlite"
     build(db, [root])
@@ -41,9 +41,9 @@ def small_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def site(small_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def site(export_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("site") / "out"
-    summary = export_site(small_db, out)
+    summary = export_site(export_db, out)
     assert summary.pages > 800  # every ATT&CK technique has a page
     return out
 
@@ -79,12 +79,12 @@ def test_rule_text_is_escaped(site: Path) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def test_search_index(site: Path, small_db: Path) -> None:
+def test_search_index(site: Path, export_db: Path) -> None:
     text = (site / "static" / "search-index.js").read_text()
     prefix = "window.RULEDEX_INDEX = "
     assert text.startswith(prefix)
     entries = json.loads(text[len(prefix):].rstrip().rstrip(";"))
-    assert entries == search_index(connect(small_db))
+    assert entries == search_index(connect(export_db))
     odd = next(e for e in entries if e["id"] == "odd/id %41?")
     assert (site / unquote(odd["href"])).is_file()
     assert odd["techniques"] == ["T1105"] and odd["level"] == "low"
@@ -92,18 +92,18 @@ def test_search_index(site: Path, small_db: Path) -> None:
     assert 'src="static/search-index.js"' in search and "<noscript>" in search
 
 
-def test_refuses_a_folder_with_other_files(small_db: Path, tmp_path: Path) -> None:
+def test_refuses_a_folder_with_other_files(export_db: Path, tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(RuledexError, match="not empty and holds no earlier ruledex export"):
-        export_site(small_db, tmp_path)
+        export_site(export_db, tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
-def test_cli_export_overwrites_its_own_site(small_db: Path, tmp_path: Path) -> None:
+def test_cli_export_overwrites_its_own_site(export_db: Path, tmp_path: Path) -> None:
     out = tmp_path / "site"
     runner = CliRunner()
     for _ in range(2):
-        result = runner.invoke(main, ["export-site", str(out), "--db", str(small_db)])
+        result = runner.invoke(main, ["export-site", str(out), "--db", str(export_db)])
         assert result.exit_code == 0, result.output
     assert (out / "index.html").is_file()
     missing = runner.invoke(main, ["export-site", str(tmp_path / "x"), "--db",
